@@ -1,0 +1,70 @@
+"""Run presets (smoke / laptop / gpu) and the cache folder.
+
+A preset sizes every experiment of the course: the search space, the data subset,
+epochs and measurement repeats. Notebooks read ``HWNAS_PRESET`` in their ``parameters``
+cell; ``smoke`` is for CI (seconds, real code paths), ``laptop`` for a student's CPU
+(minutes), ``gpu`` for the full experiment.
+
+Heavy results (latency tables, trained supernets, decoded datasets) live in the cache
+folder: ``HWNAS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/hwnas_lab`` (``~/.cache/hwnas_lab``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PRESET_ENV = "HWNAS_PRESET"
+CACHE_ENV = "HWNAS_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Budgets of one preset; notebooks and CLIs read these instead of literals."""
+
+    name: str
+    space: str  # search-space preset, see hwnas_lab.space.SPACES
+    train_per_class: int | None  # training images per class (None: all that remain after val)
+    val_per_class: int  # validation images per class, carved from the training split
+    test_per_class: int | None  # test images per class (None: all 1,000)
+    epochs: int  # epochs of a stand-alone training run in a notebook
+    batch_size: int  # training batch size
+    n_archs: int  # random subnetworks in an experiment (e.g. latency against FLOPs)
+    latency_repeats: int  # timed repeats per latency measurement (median and IQR over them)
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("smoke", "cpu", train_per_class=20, val_per_class=10, test_per_class=10,
+                    epochs=1, batch_size=64, n_archs=4, latency_repeats=5),
+    "laptop": Preset("laptop", "cpu", train_per_class=None, val_per_class=500,
+                     test_per_class=None, epochs=10, batch_size=128, n_archs=30,
+                     latency_repeats=15),
+    "gpu": Preset("gpu", "gpu", train_per_class=None, val_per_class=500, test_per_class=None,
+                  epochs=100, batch_size=256, n_archs=100, latency_repeats=30),
+}
+
+
+def get_preset(name: str | Preset | None = None) -> Preset:
+    """The preset called ``name``, or ``$HWNAS_PRESET``, or ``laptop``."""
+    if isinstance(name, Preset):
+        return name
+    name = name or os.environ.get(PRESET_ENV) or "laptop"
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} "
+                         f"(argument or the {PRESET_ENV} environment variable)") from None
+
+
+def cache_dir(sub: str = "") -> Path:
+    """The cache folder (created on first use), or a subfolder of it."""
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        base = Path(root).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        base = Path(xdg) / "hwnas_lab"
+    path = base / sub if sub else base
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,425 @@
+"""The one search space of the course and its architecture encoding.
+
+A MobileNetV2/V3-style CIFAR network (Sandler et al., 2018; Howard et al., 2019):
+a 3x3 stem convolution, then ``len(stage_channels)`` stages of inverted-residual
+(MBConv) blocks, then a 1x1 head convolution, global average pooling and a linear
+classifier. The elastic dimensions are those of Once-for-All (Cai et al., ICLR 2020,
+"Once-for-All: Train One Network and Specialize it for Efficient Deployment"):
+
+    ks  kernel size of each block's depthwise convolution   (per block slot)
+    e   expand ratio of each block (hidden = e * in_chans)   (per block slot)
+    d   number of active blocks in each stage                 (per stage)
+    r   input resolution in pixels (square images)            (per network)
+
+Grammar of the encoding ``Arch(ks, e, d, r)``, for a space with S stages of at most
+D blocks (D = max(d_choices)):
+
+    ks = (k_0, ..., k_{S*D-1})   slot s*D + i is block i of stage s
+    e  = (e_0, ..., e_{S*D-1})   same slots as ks
+    d  = (d_0, ..., d_{S-1})     stage s runs its first d_s blocks
+    r  = int
+
+Slots beyond a stage's depth are kept (as in OFA) but do not affect the network, so
+mutating depth upward reveals them. The first block of each stage has the stage's
+stride and changes the channel count; the others have stride 1 and a residual
+connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+Rng = random.Random | int | None
+
+
+def make_rng(rng: Rng) -> random.Random:
+    """A ``random.Random`` from a seed, an existing generator, or None (fresh entropy)."""
+    return rng if isinstance(rng, random.Random) else random.Random(rng)
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a channel count to the nearest multiple of ``divisor``, never below 90% of it."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One operator of a subnetwork, as the builder makes it and the latency table keys it."""
+
+    op: str  # "stem", "mbconv" or "head"
+    cin: int  # input channels
+    cout: int  # output channels (head: channels of its 1x1 conv)
+    in_size: int  # input height = width, pixels
+    ks: int = 1  # kernel size (stem: 3; mbconv: depthwise kernel; head: 1)
+    e: int = 0  # expand ratio (mbconv only)
+    stride: int = 1  # stride of the operator
+    classes: int = 0  # outputs of the classifier (head only)
+
+    @property
+    def out_size(self) -> int:
+        return (self.in_size - 1) // self.stride + 1
+
+    @property
+    def signature(self) -> str:
+        """A readable key, e.g. ``mbconv-cin24-cout40-k5-e4-s2-in16``."""
+        if self.op == "mbconv":
+            return (f"mbconv-cin{self.cin}-cout{self.cout}-k{self.ks}-e{self.e}"
+                    f"-s{self.stride}-in{self.in_size}")
+        if self.op == "head":
+            return f"head-cin{self.cin}-cout{self.cout}-cls{self.classes}-in{self.in_size}"
+        return f"{self.op}-cin{self.cin}-cout{self.cout}-k{self.ks}-s{self.stride}-in{self.in_size}"
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of convolutions and the classifier (BN, activations, adds excluded)."""
+        out_px = self.out_size ** 2
+        if self.op == "stem":
+            return out_px * self.cin * self.cout * self.ks ** 2
+        if self.op == "mbconv":
+            hidden = self.cin * self.e
+            expand = self.in_size ** 2 * self.cin * hidden if self.e != 1 else 0
+            return expand + out_px * hidden * self.ks ** 2 + out_px * hidden * self.cout
+        if self.op == "head":  # 1x1 conv, global pool, linear
+            return self.in_size ** 2 * self.cin * self.cout + self.cout * self.classes
+        raise ValueError(f"unknown operator {self.op!r}")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One subnetwork: OFA's encoding ``(ks, e, d, r)``; see the module docstring.
+
+    Lists are accepted and stored as tuples, so an ``Arch`` is hashable. Construction
+    checks only the shape; ``validate(space)`` checks the values against a space.
+    """
+
+    ks: tuple[int, ...]
+    e: tuple[int, ...]
+    d: tuple[int, ...]
+    r: int
+
+    def __post_init__(self) -> None:
+        for name in ("ks", "e", "d"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise ValueError(f"Arch.{name} must be a sequence of ints, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if len(self.d) == 0:
+            raise ValueError("Arch.d is empty: give one depth per stage")
+        if len(self.ks) != len(self.e):
+            raise ValueError(f"Arch.ks has {len(self.ks)} entries but Arch.e has {len(self.e)}: "
+                             "give one kernel size and one expand ratio per block slot")
+        if len(self.ks) % len(self.d):
+            raise ValueError(f"Arch.ks has {len(self.ks)} slots, not a multiple of the "
+                             f"{len(self.d)} stages in Arch.d")
+
+    @property
+    def max_depth(self) -> int:
+        """Block slots per stage."""
+        return len(self.ks) // len(self.d)
+
+    def active_blocks(self) -> Iterator[tuple[int, int, int, int]]:
+        """``(stage, index, ks, e)`` for each block that runs, in network order."""
+        for stage, depth in enumerate(self.d):
+            for index in range(depth):
+                slot = stage * self.max_depth + index
+                yield stage, index, self.ks[slot], self.e[slot]
+
+    def validate(self, space: "SearchSpace") -> "Arch":
+        """Return self if every value is allowed by ``space``, else raise ``ValueError``."""
+        expected = {"ks": space.n_slots, "e": space.n_slots, "d": space.n_stages}
+        for name, length in expected.items():
+            got = len(getattr(self, name))
+            if got != length:
+                raise ValueError(
+                    f"Arch.{name} has {got} entries but space {space.name!r} needs {length} "
+                    f"({space.n_stages} stages x {space.max_depth} slots for ks/e, one per stage for d)")
+        checks = (("ks", self.ks, space.ks_choices), ("e", self.e, space.e_choices),
+                  ("d", self.d, space.d_choices), ("r", (self.r,), space.r_choices))
+        for name, values, allowed in checks:
+            for position, value in enumerate(values):
+                where = f"Arch.{name}" if name == "r" else f"Arch.{name}[{position}]"
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise ValueError(f"{where} = {value!r} is a {type(value).__name__}, "
+                                     f"not an int; allowed values: {list(allowed)}")
+                if value not in allowed:
+                    raise ValueError(f"{where} = {value} is not allowed in space {space.name!r}; "
+                                     f"allowed values: {list(allowed)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": int(self.r)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Arch":
+        missing = {"ks", "e", "d", "r"} - set(data)
+        if missing:
+            raise ValueError(f"an Arch dict needs keys ks, e, d, r; missing {sorted(missing)}")
+        return cls(ks=data["ks"], e=data["e"], d=data["d"], r=data["r"])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "Arch":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not a JSON Arch ({err}); expected e.g. "
+                             '{"ks": [3, ...], "e": [4, ...], "d": [2, ...], "r": 32}') from err
+        return cls.from_dict(data)
+
+    def __str__(self) -> str:
+        stages = []
+        for stage, depth in enumerate(self.d):
+            blocks = [f"k{k}e{e}" for s, _, k, e in self.active_blocks() if s == stage]
+            stages.append(" ".join(blocks))
+        return f"r{self.r} | " + " | ".join(stages)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A space of MBConv networks; two named presets: ``cpu`` (small) and ``gpu`` (larger).
+
+    Channel counts are scaled by ``width_mult`` and rounded to multiples of 8.
+    """
+
+    name: str = "cpu"  # preset name, recorded in tables and checkpoints
+    stem_channels: int = 16  # output channels of the 3x3 stride-1 stem conv
+    stage_channels: tuple[int, ...] = (16, 24, 40, 64)  # output channels of each stage
+    stage_strides: tuple[int, ...] = (2, 2, 2, 1)  # stride of each stage's first block
+    head_channels: int = 256  # channels of the 1x1 conv before pooling
+    num_classes: int = 10  # CIFAR-10
+    width_mult: float = 1.0  # multiplies every channel count above
+    ks_choices: tuple[int, ...] = (3, 5, 7)  # depthwise kernel sizes
+    e_choices: tuple[int, ...] = (3, 4, 6)  # expand ratios
+    d_choices: tuple[int, ...] = (2, 3, 4)  # blocks per stage
+    r_choices: tuple[int, ...] = (24, 28, 32)  # input resolutions, pixels
+
+    def __post_init__(self) -> None:
+        for name in ("stage_channels", "stage_strides", "ks_choices", "e_choices",
+                     "d_choices", "r_choices"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if len(self.stage_channels) != len(self.stage_strides):
+            raise ValueError(f"stage_channels has {len(self.stage_channels)} stages but "
+                             f"stage_strides has {len(self.stage_strides)}")
+        for name in ("ks_choices", "e_choices", "d_choices", "r_choices"):
+            values = getattr(self, name)
+            if not values or list(values) != sorted(set(values)) or min(values) < 1:
+                raise ValueError(f"{name} must be distinct positive ints in increasing order, "
+                                 f"got {values}")
+        if any(k % 2 == 0 for k in self.ks_choices):
+            raise ValueError(f"ks_choices must be odd (same padding), got {self.ks_choices}")
+
+    # ----- shape ------------------------------------------------------------------
+    @property
+    def n_stages(self) -> int:
+        return len(self.stage_channels)
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.d_choices)
+
+    @property
+    def n_slots(self) -> int:
+        """Length of ``Arch.ks`` and ``Arch.e``."""
+        return self.n_stages * self.max_depth
+
+    def channels(self, base: int) -> int:
+        return make_divisible(base * self.width_mult)
+
+    @property
+    def stem_width(self) -> int:
+        return self.channels(self.stem_channels)
+
+    @property
+    def stage_widths(self) -> tuple[int, ...]:
+        return tuple(self.channels(c) for c in self.stage_channels)
+
+    @property
+    def head_width(self) -> int:
+        return self.channels(self.head_channels)
+
+    def num_subnets(self) -> int:
+        """Distinct networks: each stage picks a depth and (ks, e) for its active blocks."""
+        per_block = len(self.ks_choices) * len(self.e_choices)
+        per_stage = sum(per_block ** depth for depth in self.d_choices)
+        return per_stage ** self.n_stages * len(self.r_choices)
+
+    def stem_spec(self, r: int) -> LayerSpec:
+        return LayerSpec("stem", 3, self.stem_width, r, ks=3)
+
+    def head_spec(self, in_size: int) -> LayerSpec:
+        return LayerSpec("head", self.stage_widths[-1], self.head_width, in_size,
+                         classes=self.num_classes)
+
+    def layer_specs(self, arch: Arch) -> list[LayerSpec]:
+        """The operators of ``arch`` in order: stem, active MBConv blocks, head."""
+        arch.validate(self)
+        size = arch.r
+        specs = [self.stem_spec(size)]
+        cin = self.stem_width
+        for stage, index, ks, e in arch.active_blocks():
+            cout = self.stage_widths[stage]
+            stride = self.stage_strides[stage] if index == 0 else 1
+            specs.append(LayerSpec("mbconv", cin, cout, size, ks, e, stride))
+            size = specs[-1].out_size
+            cin = cout
+        specs.append(self.head_spec(size))
+        return specs
+
+    def all_layer_specs(self) -> list[LayerSpec]:
+        """Every operator configuration any subnetwork of this space can contain."""
+        specs: dict[str, LayerSpec] = {}
+        for r in self.r_choices:
+            size = r
+            stem = self.stem_spec(r)
+            specs.setdefault(stem.signature, stem)
+            cin = self.stem_width
+            for stage, cout in enumerate(self.stage_widths):
+                for index in range(self.max_depth):
+                    stride = self.stage_strides[stage] if index == 0 else 1
+                    for ks in self.ks_choices:
+                        for e in self.e_choices:
+                            spec = LayerSpec("mbconv", cin, cout, size, ks, e, stride)
+                            specs.setdefault(spec.signature, spec)
+                    size = (size - 1) // stride + 1
+                    cin = cout
+            head = self.head_spec(size)
+            specs.setdefault(head.signature, head)
+        return list(specs.values())
+
+    # ----- named archs and random ones ------------------------------------------------
+    def uniform(self, ks: int, e: int, d: int, r: int) -> Arch:
+        """The architecture with the same choice everywhere."""
+        return Arch((ks,) * self.n_slots, (e,) * self.n_slots, (d,) * self.n_stages, r).validate(self)
+
+    def largest(self) -> Arch:
+        return self.uniform(max(self.ks_choices), max(self.e_choices), max(self.d_choices),
+                            max(self.r_choices))
+
+    def smallest(self) -> Arch:
+        return self.uniform(min(self.ks_choices), min(self.e_choices), min(self.d_choices),
+                            min(self.r_choices))
+
+    def sample(self, rng: Rng = None) -> Arch:
+        """A uniformly random encoding (every slot, active or not, drawn independently)."""
+        rng = make_rng(rng)
+        return Arch(ks=[rng.choice(self.ks_choices) for _ in range(self.n_slots)],
+                    e=[rng.choice(self.e_choices) for _ in range(self.n_slots)],
+                    d=[rng.choice(self.d_choices) for _ in range(self.n_stages)],
+                    r=rng.choice(self.r_choices))
+
+    def mutate(self, arch: Arch, prob: float = 0.1, rng: Rng = None) -> Arch:
+        """Redraw each value of ``arch`` with probability ``prob`` (OFA's mutation)."""
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"mutation prob must be in [0, 1], got {prob}")
+        arch.validate(self)
+        rng = make_rng(rng)
+
+        def redraw(values: Sequence[int], choices: Sequence[int]) -> list[int]:
+            return [rng.choice(choices) if rng.random() < prob else v for v in values]
+
+        r = rng.choice(self.r_choices) if rng.random() < prob else arch.r
+        return Arch(redraw(arch.ks, self.ks_choices), redraw(arch.e, self.e_choices),
+                    redraw(arch.d, self.d_choices), r)
+
+    def crossover(self, a: Arch, b: Arch, rng: Rng = None) -> Arch:
+        """Each value taken from ``a`` or ``b`` with equal probability."""
+        a.validate(self)
+        b.validate(self)
+        rng = make_rng(rng)
+
+        def pick(x: Sequence[int], y: Sequence[int]) -> list[int]:
+            return [u if rng.random() < 0.5 else v for u, v in zip(x, y)]
+
+        return Arch(pick(a.ks, b.ks), pick(a.e, b.e), pick(a.d, b.d), rng.choice((a.r, b.r)))
+
+    # ----- features for predictors --------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the columns of ``encode``: one-hots of ks and e per slot, d per stage, r."""
+        names = []
+        for slot in range(self.n_slots):
+            names += [f"ks[{slot}]={k}" for k in self.ks_choices]
+        for slot in range(self.n_slots):
+            names += [f"e[{slot}]={e}" for e in self.e_choices]
+        for stage in range(self.n_stages):
+            names += [f"d[{stage}]={d}" for d in self.d_choices]
+        names += [f"r={r}" for r in self.r_choices]
+        return names
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """One architecture as a float32 feature vector (see ``encode_batch``)."""
+        return self.encode_batch([arch])[0]
+
+    def encode_batch(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Archs as rows of one-hot features (inactive slots all zero), shape (N, features).
+
+        This is OFA's accuracy-predictor encoding: a slot that does not run has no
+        kernel or expand one-hot set, so two encodings of the same network are equal.
+        """
+        for arch in archs:
+            arch.validate(self)
+        n, S, D = len(archs), self.n_stages, self.max_depth
+        ks = np.array([a.ks for a in archs], dtype=np.int64).reshape(n, self.n_slots)
+        e = np.array([a.e for a in archs], dtype=np.int64).reshape(n, self.n_slots)
+        d = np.array([a.d for a in archs], dtype=np.int64).reshape(n, S)
+        r = np.array([a.r for a in archs], dtype=np.int64)
+        active = (np.arange(D)[None, None, :] < d[:, :, None]).reshape(n, self.n_slots)
+
+        def one_hot(values: np.ndarray, choices: Sequence[int]) -> np.ndarray:
+            return (values[..., None] == np.asarray(choices)).astype(np.float32)
+
+        parts = [(one_hot(ks, self.ks_choices) * active[..., None]).reshape(n, -1),
+                 (one_hot(e, self.e_choices) * active[..., None]).reshape(n, -1),
+                 one_hot(d, self.d_choices).reshape(n, -1),
+                 one_hot(r, self.r_choices)]
+        return np.concatenate(parts, axis=1)
+
+    # ----- serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchSpace":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown SearchSpace fields {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def describe(self) -> str:
+        """A short human summary with the computed subnetwork count."""
+        count = self.num_subnets()
+        return (f"space {self.name!r}: stem {self.stem_width}, stages {list(self.stage_widths)} "
+                f"(strides {list(self.stage_strides)}), head {self.head_width}; "
+                f"ks {list(self.ks_choices)}, e {list(self.e_choices)}, d {list(self.d_choices)}, "
+                f"r {list(self.r_choices)}; {count:,} subnetworks (~10^{math.log10(count):.1f})")
+
+
+SPACES: dict[str, SearchSpace] = {
+    # 4 stages at 16/8/4/4 px (r=32); small enough to train a supernet on a laptop CPU.
+    "cpu": SearchSpace(),
+    # 5 stages, wider, OFA-MobileNetV3-like depth; for a GPU.
+    "gpu": SearchSpace(name="gpu", stem_channels=24, stage_channels=(24, 40, 80, 112, 160),
+                       stage_strides=(1, 2, 2, 1, 2), head_channels=640),
+}
+
+
+def get_space(name: str | SearchSpace) -> SearchSpace:
+    """A space preset by name (``cpu`` or ``gpu``); a ``SearchSpace`` is returned as is."""
+    if isinstance(name, SearchSpace):
+        return name
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise ValueError(f"unknown search space {name!r}; choose one of {sorted(SPACES)}") from None
