@@ -1,0 +1,174 @@
+"""SearchSpace, Arch and presets: counts against brute force, validation messages, round trips."""
+
+import itertools
+import json
+import random
+
+import numpy as np
+import pytest
+
+from hwnas_lab.config import get_preset
+from hwnas_lab.space import SPACES, Arch, SearchSpace, get_space
+
+CPU = get_space("cpu")
+TINY = SearchSpace(name="tiny", stem_channels=8, stage_channels=(8, 16), stage_strides=(1, 2),
+                   head_channels=16, ks_choices=(3, 5), e_choices=(1, 2), d_choices=(1, 2),
+                   r_choices=(8, 16))
+
+
+def test_num_subnets_matches_brute_force_on_a_tiny_space():
+    seen = set()
+    for ks, e, d, r in itertools.product(
+            itertools.product(TINY.ks_choices, repeat=TINY.n_slots),
+            itertools.product(TINY.e_choices, repeat=TINY.n_slots),
+            itertools.product(TINY.d_choices, repeat=TINY.n_stages), TINY.r_choices):
+        arch = Arch(ks, e, d, r)
+        seen.add((tuple(arch.active_blocks()), r))  # the network, inactive slots ignored
+    assert TINY.num_subnets() == len(seen) == (4 + 16) ** 2 * 2
+
+
+def test_num_subnets_of_presets_by_formula():
+    per_stage = 9 ** 2 + 9 ** 3 + 9 ** 4
+    assert CPU.num_subnets() == per_stage ** 4 * 3
+    assert get_space("gpu").num_subnets() == per_stage ** 5 * 3
+
+
+@pytest.mark.parametrize("field, position, value, fragment", [
+    ("ks", 5, 4, "Arch.ks[5] = 4 is not allowed"),
+    ("e", 0, 5, "Arch.e[0] = 5 is not allowed"),
+    ("d", 3, 1, "Arch.d[3] = 1 is not allowed"),
+    ("ks", 2, 3.0, "Arch.ks[2] = 3.0 is a float"),
+    ("e", 1, True, "Arch.e[1] = True is a bool"),
+    ("d", 0, "2", "Arch.d[0] = '2' is a str"),
+])
+def test_validate_names_field_position_and_allowed_values(field, position, value, fragment):
+    values = list(getattr(CPU.largest(), field))
+    values[position] = value
+    arch = Arch(**{**CPU.largest().to_dict(), field: values})
+    with pytest.raises(ValueError) as err:
+        arch.validate(CPU)
+    assert fragment in str(err.value)
+    allowed = {"ks": CPU.ks_choices, "e": CPU.e_choices, "d": CPU.d_choices}[field]
+    assert str(list(allowed)) in str(err.value)
+
+
+def test_validate_resolution_and_lengths():
+    with pytest.raises(ValueError, match=r"Arch.r = 30 is not allowed.*\[24, 28, 32\]"):
+        Arch(**{**CPU.largest().to_dict(), "r": 30}).validate(CPU)
+    short = Arch(ks=[3] * 12, e=[3] * 12, d=[2] * 3, r=32)
+    with pytest.raises(ValueError, match=r"Arch.ks has 12 entries but space 'cpu' needs 16"):
+        short.validate(CPU)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(ks=[3] * 16, e=[3] * 15, d=[2] * 4, r=32), "Arch.ks has 16 entries but Arch.e has 15"),
+    (dict(ks=[3] * 15, e=[3] * 15, d=[2] * 4, r=32), "not a multiple of the 4 stages"),
+    (dict(ks=[3] * 16, e=[3] * 16, d=[], r=32), "Arch.d is empty"),
+    (dict(ks="3333", e=[3] * 4, d=[2], r=32), "Arch.ks must be a sequence of ints"),
+    (dict(ks=3, e=[3] * 4, d=[2], r=32), "Arch.ks must be a sequence of ints"),
+])
+def test_malformed_arch_is_rejected_at_construction(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        Arch(**kwargs)
+
+
+def test_json_and_dict_round_trip():
+    for seed in range(20):
+        arch = CPU.sample(seed)
+        assert Arch.from_json(arch.to_json()) == arch
+        assert Arch.from_dict(json.loads(json.dumps(arch.to_dict()))) == arch
+        assert hash(Arch.from_dict(arch.to_dict())) == hash(arch)
+    with pytest.raises(ValueError, match="missing"):
+        Arch.from_dict({"ks": [3], "e": [3]})
+    with pytest.raises(ValueError, match="not a JSON Arch"):
+        Arch.from_json("{ks: 3")
+
+
+def test_space_dict_round_trip_and_unknown_fields():
+    for space in SPACES.values():
+        assert SearchSpace.from_dict(json.loads(json.dumps(space.to_dict()))) == space
+    with pytest.raises(ValueError, match="unknown SearchSpace fields"):
+        SearchSpace.from_dict({"depths": [2]})
+
+
+def test_bad_space_definitions_and_names():
+    with pytest.raises(ValueError, match="unknown search space 'tpu'"):
+        get_space("tpu")
+    with pytest.raises(ValueError, match="stage_strides has 3"):
+        SearchSpace(stage_channels=(8, 16), stage_strides=(1, 2, 2))
+    with pytest.raises(ValueError, match="ks_choices must be odd"):
+        SearchSpace(ks_choices=(3, 4))
+    with pytest.raises(ValueError, match="increasing order"):
+        SearchSpace(e_choices=(6, 3))
+
+
+def test_sampling_is_valid_and_seeded():
+    archs = [CPU.sample(random.Random(7)) for _ in range(2)]
+    assert archs[0] == archs[1]
+    rng = random.Random(0)
+    samples = [CPU.sample(rng).validate(CPU) for _ in range(200)]
+    assert len(set(samples)) == 200
+    assert {a.r for a in samples} == set(CPU.r_choices)
+
+
+def test_mutation_and_crossover():
+    parent = CPU.sample(1)
+    assert CPU.mutate(parent, prob=0.0, rng=3) == parent
+    children = [CPU.mutate(parent, prob=1.0, rng=seed).validate(CPU) for seed in range(20)]
+    assert any(child != parent for child in children)
+    with pytest.raises(ValueError, match="mutation prob"):
+        CPU.mutate(parent, prob=1.5)
+    a, b = CPU.smallest(), CPU.largest()
+    child = CPU.crossover(a, b, rng=0).validate(CPU)
+    for field in ("ks", "e", "d"):
+        for got, x, y in zip(getattr(child, field), getattr(a, field), getattr(b, field)):
+            assert got in (x, y)
+    mixed = {CPU.crossover(a, b, rng=seed).ks for seed in range(10)}
+    assert len(mixed) > 1
+
+
+def test_encoding_ignores_inactive_slots_and_batches():
+    arch = CPU.uniform(5, 4, 2, 28)
+    ks = list(arch.ks)
+    ks[3] = 7  # slot 3 of stage 0 does not run at depth 2
+    twin = Arch(ks, arch.e, arch.d, arch.r)
+    assert twin != arch
+    np.testing.assert_array_equal(CPU.encode(arch), CPU.encode(twin))
+    batch = [CPU.sample(seed) for seed in range(30)]
+    X = CPU.encode_batch(batch)
+    assert X.shape == (30, len(CPU.feature_names)) and X.dtype == np.float32
+    np.testing.assert_array_equal(X[4], CPU.encode(batch[4]))
+    n_ks = len(CPU.ks_choices) * CPU.n_slots
+    for row, a in zip(X, batch):  # one ks one-hot per active block, one d per stage, one r
+        assert row[:n_ks].sum() == sum(a.d)
+        assert row[-len(CPU.r_choices):].sum() == 1
+        assert CPU.feature_names[int(np.argmax(row[-3:])) + len(row) - 3] == f"r={a.r}"
+
+
+def test_layer_specs_follow_the_arch():
+    arch = CPU.sample(5)
+    specs = CPU.layer_specs(arch)
+    assert [s.op for s in specs] == ["stem"] + ["mbconv"] * sum(arch.d) + ["head"]
+    mbconvs = specs[1:-1]
+    assert [(s.ks, s.e) for s in mbconvs] == [(k, e) for _, _, k, e in arch.active_blocks()]
+    assert sum(s.stride == 2 for s in mbconvs) == sum(st == 2 for st in CPU.stage_strides)
+    for before, after in zip(specs, specs[1:]):
+        assert after.cin == before.cout and after.in_size == before.out_size
+    assert specs[0].signature == "stem-cin3-cout16-k3-s1-in%d" % arch.r
+    everything = {s.signature for s in CPU.all_layer_specs()}
+    for seed in range(50):
+        assert {s.signature for s in CPU.layer_specs(CPU.sample(seed))} <= everything
+
+
+def test_presets():
+    assert get_preset("smoke").space == "cpu"
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        get_preset("huge")
+
+
+def test_preset_from_environment(monkeypatch):
+    monkeypatch.setenv("HWNAS_PRESET", "gpu")
+    assert get_preset().name == "gpu"
+    monkeypatch.setenv("HWNAS_PRESET", "nope")
+    with pytest.raises(ValueError, match="HWNAS_PRESET"):
+        get_preset()
