@@ -16,7 +16,7 @@ from . import __version__
 from .config import PRESETS, cache_dir
 from .space import SPACES
 
-COMMAND_MODULES: list[str] = []  # e.g. "hwnas_lab.latency"; each has add_commands(subparsers)
+COMMAND_MODULES: list[str] = ["hwnas_lab.generate", "hwnas_lab.lut_cli", "hwnas_lab.ofa.cli"]  # e.g. "hwnas_lab.latency"; each has add_commands(subparsers)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

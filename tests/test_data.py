@@ -1,0 +1,317 @@
+"""Tests of hwnas_lab.data on tiny fake CIFAR-10 sources built in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hwnas_lab import data as D
+from hwnas_lab.config import Preset
+
+N_TRAIN, N_TEST = 6, 3  # images per class in the fake sources
+
+
+def _real_root() -> str | None:
+    """Local real CIFAR-10 ($HWNAS_DATA_DIR or the cache folder), found before isolation."""
+    try:
+        return str(D.find_source("test", download=False).path)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+REAL_ROOT = _real_root()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Private cache folder, no HWNAS_DATA_DIR: each test sees only what it builds."""
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(D.DATA_ENV, raising=False)
+
+
+def fake_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random distinct images grouped by class (the order an ImageFolder tree lists them)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, (per_class * 10, 3, 32, 32), dtype=np.uint8)
+    y = np.repeat(np.arange(10), per_class)
+    return X, y
+
+
+def write_tree(root: Path, splits: dict, fmt: str = "png", skip_class: str | None = None) -> Path:
+    from PIL import Image
+
+    for split, (X, y) in splits.items():
+        for i, (img, label) in enumerate(zip(X, y)):
+            name = D.CLASSES[label]
+            if name == skip_class:
+                continue
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{i:04d}.{fmt}", quality=95)
+    return root
+
+
+def write_official(folder: Path, train, test) -> Path:
+    """Same format as cifar-10-python.tar.gz: pickled dicts with bytes keys, flat rows."""
+    folder.mkdir(parents=True)
+    X, y = train
+    for b, part in enumerate(np.array_split(np.arange(len(y)), 5), 1):
+        blob = {b"batch_label": b"fake", b"data": X[part].reshape(len(part), -1),
+                b"labels": y[part].tolist()}
+        (folder / f"data_batch_{b}").write_bytes(pickle.dumps(blob, protocol=2))
+    X, y = test
+    blob = {b"data": X.reshape(len(y), -1), b"labels": y.tolist()}
+    (folder / "test_batch").write_bytes(pickle.dumps(blob, protocol=2))
+    return folder
+
+
+@pytest.fixture
+def splits():
+    return {"train": fake_split(N_TRAIN, 1), "test": fake_split(N_TEST, 2)}
+
+
+@pytest.fixture
+def tree(tmp_path, splits):
+    return write_tree(tmp_path / "tree", splits)
+
+
+@pytest.fixture
+def official(tmp_path, splits):
+    return write_official(tmp_path / "off" / D.OFFICIAL_DIR, splits["train"], splits["test"])
+
+
+# ------------------------------------------------------------------ sources and layouts
+
+def test_imagefolder_and_official_load_the_same_tensors(tree, official, splits):
+    for split, (X, y) in splits.items():
+        a = D.load_split(split, root=tree)
+        b = D.load_split(split, root=official.parent)
+        for got in (a, b):
+            assert got.X.dtype == torch.uint8 and got.X.shape == (len(y), 3, 32, 32)
+            assert got.y.dtype == torch.int64 and len(got) == len(y)
+            assert torch.equal(got.X, torch.from_numpy(X))  # PNG is lossless
+            assert torch.equal(got.y, torch.from_numpy(y))
+
+
+def test_root_variants_and_env(tmp_path, tree, official, monkeypatch):
+    ref = D.load_split("test", root=official.parent)
+    assert torch.equal(D.load_split("test", root=official).X, ref.X)  # the folder itself
+    wrapper = tmp_path / "wrap"
+    wrapper.mkdir()
+    os.symlink(tree, wrapper / "cifar10-jpeg")  # parent of a single tree
+    assert torch.equal(D.load_split("test", root=wrapper).X, ref.X)
+    monkeypatch.setenv(D.DATA_ENV, str(tree))
+    assert torch.equal(D.load_split("test").X, ref.X)
+    assert "ImageFolder" in D.data_status() and str(tree) in D.data_status()
+
+
+def test_tree_in_cache_folder_is_found_without_root(tmp_path, splits):
+    write_tree(tmp_path / "cache" / "cifar10-jpeg", splits)
+    assert "not found" not in D.data_status()
+    assert len(D.load_split("test", download=False)) == 10 * N_TEST
+
+
+def test_jpeg_tree_decodes_close_to_the_originals(tmp_path):
+    # flat 8x8 blocks (JPEG's own block size) survive compression almost unchanged
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 256, (20, 3, 4, 4), dtype=np.uint8).repeat(8, 2).repeat(8, 3)
+    y = np.repeat(np.arange(10), 2)
+    tree = write_tree(tmp_path / "jpg", {"test": (X, y)}, fmt="jpg")
+    got = D.load_split("test", root=tree)
+    assert got.X.shape == (20, 3, 32, 32) and torch.equal(got.y, torch.from_numpy(y))
+    err = (got.X.float() - torch.from_numpy(X).float()).abs().mean().item()
+    assert err < 12  # mean absolute error in 0..255 levels; a wrong image is ~85 off
+
+
+def test_decode_cache_is_written_once_and_reused(tree, monkeypatch):
+    full = D.load_split("train", root=tree)
+    files = list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("cifar10-train-*.pt"))
+    assert len(files) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although a cache exists")
+
+    monkeypatch.setattr(D.FolderSource, "read", no_decoding)
+    again = D.load_split("train", root=tree)
+    assert torch.equal(again.X, full.X) and torch.equal(again.y, full.y)
+    sub = D.load_split("train", root=tree, per_class=2, seed=3)
+    assert torch.equal(sub.X, full.subset(2, seed=3).X)
+
+
+def test_small_subset_without_cache_decodes_only_its_files(tree, monkeypatch):
+    decoded = []
+    real = D._decode_image
+    monkeypatch.setattr(D, "_decode_image", lambda p: decoded.append(p) or real(p))
+    sub = D.load_split("train", root=tree, per_class=1, seed=5)
+    assert len(decoded) == 10 and len(sub) == 10
+    assert not list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("*.pt"))
+    full = D.load_split("train", root=tree)  # the same choice as from the full split
+    assert torch.equal(sub.X, full.subset(1, seed=5).X)
+
+
+# ------------------------------------------------------------------ subsets and splits
+
+def test_subset_is_balanced_grouped_and_deterministic():
+    y = torch.arange(10).repeat_interleave(50)
+    data = D.TensorData(torch.randint(0, 256, (500, 3, 32, 32), dtype=torch.uint8), y)
+    a, b, c = data.subset(7, seed=0), data.subset(7, seed=0), data.subset(7, seed=1)
+    assert a.class_counts() == [7] * 10
+    assert torch.equal(a.y, torch.arange(10).repeat_interleave(7))  # grouped by class
+    assert torch.equal(a.X, b.X)
+    assert not torch.equal(a.X, c.X)
+    with pytest.raises(ValueError, match="fewer than per_class=51"):
+        data.subset(51)
+    with pytest.raises(ValueError, match="positive int"):
+        data.subset(0)
+
+
+def test_tensordata_rejects_wrong_dtypes():
+    with pytest.raises(ValueError, match="uint8"):
+        D.TensorData(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="int64"):
+        D.TensorData(torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+                     torch.zeros(3, dtype=torch.int64))
+
+
+def test_load_cifar10_val_is_disjoint_and_sized_by_preset(tmp_path):
+    train, test = fake_split(40, 7), fake_split(12, 8)
+    root = write_official(tmp_path / "o" / D.OFFICIAL_DIR, train, test).parent
+    s = D.load_cifar10("smoke", root=root, seed=0)  # 20 train, 10 val, 10 test per class
+    assert (len(s.train), len(s.val), len(s.test)) == (200, 100, 100)
+    assert s.train.class_counts() == [20] * 10 and s.val.class_counts() == [10] * 10
+    rows = lambda d: {bytes(x.numpy().tobytes()) for x in d.X}  # noqa: E731
+    assert not rows(s.train) & rows(s.val)
+    assert rows(s.test) <= {x.tobytes() for x in test[0]}
+    again = D.load_cifar10("smoke", root=root, seed=0)
+    assert torch.equal(again.val.X, s.val.X) and torch.equal(again.train.X, s.train.X)
+    everything = D.load_cifar10(Preset("t", "cpu", None, 5, None, 1, 8, 1, 1), root=root)
+    assert (len(everything.train), len(everything.val), len(everything.test)) == (350, 50, 120)
+    assert not rows(everything.train) & rows(everything.val)
+    with pytest.raises(ValueError, match="unknown preset"):
+        D.load_cifar10("nope", root=root)
+
+
+# ------------------------------------------------------------------ errors
+
+def test_root_with_neither_layout(tmp_path):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "readme.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match="neither") as err:
+        D.load_split("train", root=tmp_path / "junk")
+    assert D.DATA_ENV in str(err.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        D.load_split("train", root=tmp_path / "missing")
+
+
+def test_tree_missing_a_class_or_a_split(tmp_path, splits):
+    root = write_tree(tmp_path / "t", {"train": splits["train"]}, skip_class="horse")
+    with pytest.raises(FileNotFoundError, match="horse"):
+        D.load_split("train", root=root)
+    with pytest.raises(FileNotFoundError, match="no 'test' folder"):
+        D.load_split("test", root=root)
+    with pytest.raises(ValueError, match="unknown split"):
+        D.load_split("valid", root=root)
+
+
+def test_official_missing_batch_file(official):
+    (official / "data_batch_3").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_3"):
+        D.load_split("train", root=official)
+
+
+def test_nothing_found_gives_one_error_listing_what_was_tried(monkeypatch):
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(FileNotFoundError) as err:
+        D.load_split("train")
+    msg = str(err.value)
+    assert "network unreachable" in msg and D.DATA_ENV in msg and "(3)" in msg
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        D.load_split("train", download=False)
+    assert D.data_status().startswith("not found")
+
+
+def test_status_with_a_bad_env_root_does_not_raise(tmp_path, monkeypatch):
+    monkeypatch.setenv(D.DATA_ENV, str(tmp_path / "nowhere"))
+    assert "NOT usable" in D.data_status()
+
+
+# ------------------------------------------------------------------ batches
+
+def padded_views(img: torch.Tensor) -> list[torch.Tensor]:
+    """Every crop of the 4-pixel zero-padded image, flipped and not (reference by slicing)."""
+    p = torch.nn.functional.pad(img, (4, 4, 4, 4))
+    crops = [p[:, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+    return crops + [c.flip(-1) for c in crops]
+
+
+def test_augment_is_a_padded_crop_plus_flip():
+    X = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    out = D.augment_batch(X, torch.Generator().manual_seed(0))
+    assert out.shape == X.shape and out.dtype == torch.uint8
+    shifted = flipped = 0
+    for img, got in zip(X, out):
+        views = padded_views(img)
+        match = [k for k, v in enumerate(views) if torch.equal(v, got)]
+        assert match, "augmented image is no crop/flip of the padded original"
+        flipped += match[0] >= 81
+        shifted += match[0] % 81 != 40  # 40: dy = dx = 4, the centred crop
+    assert shifted > 48 and 16 < flipped < 48  # crops really move pixels; about half flip
+
+
+def test_flip_alone_mirrors_columns():
+    X = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
+    out = D.augment_batch(X, torch.Generator().manual_seed(1), pad=0)
+    same = [torch.equal(a, b) for a, b in zip(out, X)]
+    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(out, X)]
+    assert all(s or m for s, m in zip(same, mirrored)) and any(same) and any(mirrored)
+
+
+def test_batches_shapes_normalisation_and_coverage():
+    n = 70
+    X = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
+    data = D.TensorData(X, torch.arange(n) % 10)
+    got = list(D.batches(data, 32, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    assert [len(y) for _, y in got] == [32, 32, 6]
+    assert sorted(torch.cat([y for _, y in got]).tolist()) == sorted(data.y.tolist())
+    Xb, yb = next(D.batches(data, n, shuffle=False))
+    mean, std = torch.tensor(D.MEAN).view(1, 3, 1, 1), torch.tensor(D.STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(Xb, (X.float() / 255 - mean) / std)
+    assert Xb.dtype == torch.float32 and torch.equal(yb, data.y)
+    assert len(list(D.batches(data, 32, drop_last=True))) == 2
+    X24, _ = next(D.batches(data, 8, augment=True, resolution=24, channels_last=True))
+    assert X24.shape == (8, 3, 24, 24) and X24.is_contiguous(memory_format=torch.channels_last)
+    sizes = iter([24, 28, 32])
+    shapes = [x.shape[-1] for x, _ in D.batches(data, 30, resolution=lambda: next(sizes))]
+    assert shapes == [24, 28, 32]
+
+
+def test_batches_are_reproducible_from_a_generator():
+    data = D.TensorData(torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8),
+                        torch.arange(40) % 10)
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.cat([x for x, _ in D.batches(data, 16, augment=True, generator=g)])
+
+    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
+    with pytest.raises(ValueError, match="batch_size"):
+        next(D.batches(data, 0))
+
+
+# ------------------------------------------------------------------ the real data, if present
+
+@pytest.mark.skipif(REAL_ROOT is None, reason=f"no local CIFAR-10 ({D.DATA_ENV} unset)")
+def test_real_cifar10_small_subset():
+    data = D.load_split("test", root=REAL_ROOT, per_class=3, seed=0, progress=False)
+    assert data.X.shape == (30, 3, 32, 32) and data.class_counts() == [3] * 10
+    assert 60 < data.X.float().mean().item() < 200  # real photographs, not blank files

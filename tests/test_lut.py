@@ -1,0 +1,216 @@
+"""Latency tables: build, resume, save/load, bad files, vectorised prediction, layer tables."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from torch import nn
+
+import hwnas_lab.lut as lut_mod
+from hwnas_lab.cli import main
+from hwnas_lab.latency import LatencyResult
+from hwnas_lab.lut import (ArchArrays, LatencyTable, LatencyTableWarning, LayerTable,
+                           MissingEntryError, build_lut, lut_path, network_layers, specs_of)
+from hwnas_lab.space import SPACES, Arch
+
+CPU, GPU = SPACES["cpu"], SPACES["gpu"]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def fake_table(space=CPU, seed=0) -> LatencyTable:
+    rng = random.Random(seed)
+    return LatencyTable(space, "torch-1thread",
+                        {s.signature: rng.uniform(0.01, 1.0) for s in space.all_layer_specs()})
+
+
+class FakeMeasure:
+    """Stands in for measure_layer: deterministic values, counts calls, can stop the build."""
+
+    def __init__(self, stop_after=None, on_call=None):
+        self.calls, self.stop_after, self.on_call = 0, stop_after, on_call
+
+    def __call__(self, spec, target, repeats, warmup, batch):
+        if self.on_call:
+            self.on_call(self.calls)
+        if self.stop_after is not None and self.calls >= self.stop_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        ms = spec.macs / 1e7 + 0.01
+        return LatencyResult(ms, ms / 10, (ms,), 1, "torch-1thread")
+
+
+def test_build_measures_real_entries_with_metadata(tmp_path):
+    arch = CPU.sample(3)
+    path = tmp_path / "t.json"
+    table = build_lut(CPU, "torch", repeats=2, warmup=1, specs=specs_of(CPU, [arch]), path=path,
+                      progress=False)
+    assert set(table.entries) == {s.signature for s in CPU.layer_specs(arch)}
+    assert all(v > 0 for v in table.entries.values())
+    data = json.loads(path.read_text())
+    assert data["target"] == "torch-1thread" and data["space"] == CPU.to_dict()
+    meta = data["meta"]
+    assert meta["protocol"]["repeats"] == 2 and meta["protocol"]["threads"] == 1
+    assert {"cpu", "torch", "onnxruntime", "date"} <= set(meta["machine"])
+    assert table.predict(arch) == pytest.approx(sum(table.entries.values()))
+
+
+def test_lut_path_encodes_space_target_threads():
+    p = lut_path(CPU, "onnxruntime", threads=2)
+    assert p.name.startswith("lut-cpu-") and p.name.endswith("-onnxruntime-2threads.json")
+    assert lut_path(GPU, "torch") != lut_path(CPU, "torch")
+
+
+def test_interrupted_build_keeps_finished_entries_and_resumes(monkeypatch, tmp_path):
+    path = tmp_path / "t.json"
+    specs = CPU.all_layer_specs()[:7]
+    monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(stop_after=5))
+    with pytest.raises(KeyboardInterrupt):
+        build_lut(CPU, "torch", specs=specs, path=path, save_every=100, progress=False)
+    assert len(LatencyTable.load(path).entries) == 5  # saved on the way out
+    resumed = FakeMeasure()
+    monkeypatch.setattr(lut_mod, "measure_layer", resumed)
+    table = build_lut(CPU, "torch", specs=specs, path=path, progress=False)
+    assert resumed.calls == 2 and len(table.entries) == 7
+
+
+def test_build_saves_periodically(monkeypatch, tmp_path):
+    path = tmp_path / "t.json"
+    seen = []
+
+    def on_call(i):
+        seen.append(len(LatencyTable.load(path).entries) if path.exists() else 0)
+
+    monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(on_call=on_call))
+    build_lut(CPU, "torch", specs=CPU.all_layer_specs()[:7], path=path, save_every=3, progress=False)
+    assert seen == [0, 0, 0, 3, 3, 3, 6]
+
+
+def test_predict_batch_equals_loop_and_breakdown():
+    table = fake_table()
+    archs = [CPU.sample(i) for i in range(200)] + [CPU.smallest(), CPU.largest()]
+    batch = table.predict_batch(archs)
+    assert np.allclose(batch, [table.predict(a) for a in archs], rtol=1e-12)
+    assert np.allclose(table.predict_batch(ArchArrays.from_archs(CPU, archs)), batch)
+    parts = table.breakdown(archs[0])
+    assert list(parts)[0] == "stem" and list(parts)[-1] == "head"
+    assert sum(parts.values()) == pytest.approx(batch[0])
+
+
+def test_inactive_slots_do_not_count():
+    table = fake_table()
+    a = CPU.uniform(3, 3, 2, 32)
+    ks = list(a.ks)
+    ks[3] = 7  # slot 3 of stage 1 is beyond depth 2
+    b = Arch(ks, a.e, a.d, a.r)
+    assert table.predict_batch([a, b])[0] == table.predict_batch([a, b])[1]
+
+
+def test_missing_entry_names_operator_and_command():
+    table = LatencyTable(CPU, "torch-1thread", {})
+    for predict in (table.predict, lambda a: table.predict_batch([a])):
+        with pytest.raises(MissingEntryError, match=r"stem-cin3-cout16-k3-s1-in32.*lut build"):
+            predict(CPU.largest())
+
+
+def test_bad_archs_in_a_batch():
+    with pytest.raises(ValueError, match=r"Arch.r = 30"):
+        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 16, [3] * 16, [2] * 4, 30)])
+    with pytest.raises(ValueError, match="needs 16"):
+        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 20, [3] * 20, [2] * 5, 32)])
+
+
+def test_corrupt_and_truncated_files(tmp_path):
+    path = tmp_path / "t.json"
+    fake_table().save(path)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="not a valid latency table"):
+        LatencyTable.load(path)
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a valid latency table"):
+        LatencyTable.load(path)
+    with pytest.raises(FileNotFoundError, match="lut build"):
+        LatencyTable.load(tmp_path / "absent.json")
+
+
+def test_table_for_another_space_is_refused(tmp_path):
+    path = fake_table(CPU).save(tmp_path / "t.json")
+    with pytest.raises(ValueError, match="built for space 'cpu'.*not for space 'gpu'"):
+        LatencyTable.load(path, space=GPU)
+    with pytest.raises(ValueError, match="built for space"):
+        build_lut(GPU, "torch", path=path, progress=False)
+
+
+def test_other_machine_or_target_warns(tmp_path):
+    table = fake_table()
+    table.meta = {"machine": {"cpu": "Some Phone CPU", "torch": "1.0"}}
+    path = table.save(tmp_path / "t.json")
+    with pytest.warns(LatencyTableWarning, match="Some Phone CPU"):
+        LatencyTable.load(path, space=CPU)
+    with pytest.warns(LatencyTableWarning, match="asked for 'onnxruntime-1thread'"):
+        LatencyTable.load(path, target="onnxruntime")
+
+
+def test_network_layers_cover_torchvision_model():
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None)
+    layers = network_layers(model, (1, 3, 32, 32))
+    n_params = sum(p.numel() for rec in layers for p in rec.module.parameters())
+    assert n_params == sum(p.numel() for p in model.parameters())  # every layer found once
+    assert layers[0].input_shape == (1, 3, 32, 32)
+    assert layers[-1].input_shape == (1, 1280)  # the classifier's Linear
+
+
+def test_layer_table_profiles_missing_layers_on_demand(tmp_path, monkeypatch):
+    calls = []
+
+    def fake(module, shape, repeats, warmup, target):
+        calls.append(shape)
+        return LatencyResult(0.5, 0.0, (0.5,), 1, "torch-1thread")
+
+    monkeypatch.setattr(lut_mod, "measure_latency", fake)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU()))
+    table = LayerTable.open("torch", path=tmp_path / "layers.json")
+    out = table.predict(model, (1, 3, 16, 16), progress=False)
+    assert out == {"predicted_ms": 2.0, "layers": 4, "measured_now": 4}
+    again = LayerTable.open("torch", path=tmp_path / "layers.json").predict(model, (1, 3, 16, 16),
+                                                                            progress=False)
+    assert again["measured_now"] == 0 and len(calls) == 4
+
+
+# ----- CLI ----------------------------------------------------------------------------------
+def test_cli_build_show_validate(tmp_path, capsys):
+    path = tmp_path / "t.json"
+    assert main(["lut", "build", "--preset", "smoke", "--archs", "1", "--repeats", "2",
+                 "--out", str(path)]) == 0
+    assert path.exists()
+    assert main(["lut", "show", "--out", str(path), "--top", "3"]) == 0
+    assert "slowest operators" in capsys.readouterr().out
+    assert main(["lut", "validate", "--preset", "smoke", "--out", str(path), "--n", "4",
+                 "--repeats", "2", "--noise-rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated sum" in out and "noise floor" in out and "best predictor" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lut", "build", "--threads", "-1"], "threads must be a positive int"),
+    (["lut", "build", "--target", "tpu"], "unknown target"),
+    (["lut", "show", "--out", "/nonexistent/t.json"], "no latency table"),
+])
+def test_cli_bad_input(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_corrupt_file(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    assert main(["lut", "show", "--out", str(path)]) == 2
+    assert "not a valid latency table" in capsys.readouterr().err
