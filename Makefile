@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 
 # extra JupyterLab options, e.g. make lab LAB_ARGS="--no-browser --port 8889"
 LAB_ARGS ?=
+# JupyterLab refuses to start as root (containers, CI images) unless told it may
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: setup
-	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
 	JUPYTER_PREFER_ENV_PATH=1 $(PY) -m pytest

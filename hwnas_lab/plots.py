@@ -207,7 +207,7 @@ def elastic_kernels(kernels: dict, title: str = "one depthwise filter at each ke
 def shrink_schedule(phases, ax=None, title: str = "progressive shrinking: what each phase samples"):
     """The schedule as a picture: one row per elastic dimension, one column block per phase
     (width = epochs), each cell listing the choices sampled; resolution elastic throughout."""
-    fig, ax = _axes(ax, figsize=(9.0, 2.6))
+    fig, ax = _axes(ax, figsize=(9.0, 3.0))
     rows = [("ks", "kernel size"), ("d", "depth"), ("e", "expand ratio")]
     colours = {"ks": "#4c72b0", "d": "#55a868", "e": "#c44e52"}
     x = 0.0
@@ -215,7 +215,7 @@ def shrink_schedule(phases, ax=None, title: str = "progressive shrinking: what e
     for phase in phases:
         for name, _ in rows:
             full[name] |= set(getattr(phase, name) or ())
-    for phase in phases:
+    for index, phase in enumerate(phases):
         for i, (name, _) in enumerate(rows):
             chosen = getattr(phase, name) or tuple(sorted(full[name]))
             elastic = len(chosen) > 1
@@ -223,14 +223,14 @@ def shrink_schedule(phases, ax=None, title: str = "progressive shrinking: what e
                     edgecolor="white")
             ax.text(x + phase.epochs / 2, i, ",".join(map(str, chosen)), ha="center",
                     va="center", fontsize=7)
-        ax.text(x + phase.epochs / 2, len(rows) - 0.35, f"{phase.name}\n{phase.epochs} ep, "
-                f"lr {phase.lr:g}\n{phase.n_subnets} subnet(s)/step", ha="center", va="bottom",
-                fontsize=7)
+        level = len(rows) - 0.45 + 0.55 * (index % 2)  # stagger labels of short phases
+        ax.text(x + phase.epochs / 2, level, f"{phase.name}\n{phase.epochs} ep, "
+                f"{phase.n_subnets}/step", ha="center", va="bottom", fontsize=7)
         x += phase.epochs
     ax.set_yticks(range(len(rows)), [label for _, label in rows])
     ax.set_xlabel("epoch")
     ax.set_xlim(0, x)
-    ax.set_ylim(-0.6, len(rows) + 0.9)
+    ax.set_ylim(-0.6, len(rows) + 1.2)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

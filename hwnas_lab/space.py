@@ -309,13 +309,22 @@ class SearchSpace:
         return self.uniform(min(self.ks_choices), min(self.e_choices), min(self.d_choices),
                             min(self.r_choices))
 
-    def sample(self, rng: Rng = None) -> Arch:
-        """A uniformly random encoding (every slot, active or not, drawn independently)."""
+    def sample(self, rng: Rng = None, *, ks: Iterable[int] | None = None,
+               e: Iterable[int] | None = None, d: Iterable[int] | None = None,
+               r: Iterable[int] | None = None) -> Arch:
+        """A uniformly random encoding (every slot, active or not, drawn independently).
+
+        ``ks``, ``e``, ``d``, ``r`` restrict the draw to a subset of the space's choices
+        (progressive shrinking samples from its phase's subset); None means all of them.
+        """
         rng = make_rng(rng)
-        return Arch(ks=[rng.choice(self.ks_choices) for _ in range(self.n_slots)],
-                    e=[rng.choice(self.e_choices) for _ in range(self.n_slots)],
-                    d=[rng.choice(self.d_choices) for _ in range(self.n_stages)],
-                    r=rng.choice(self.r_choices))
+        ks, e, d, r = (tuple(allowed if subset is None else subset)
+                       for subset, allowed in ((ks, self.ks_choices), (e, self.e_choices),
+                                               (d, self.d_choices), (r, self.r_choices)))
+        arch = Arch(ks=[rng.choice(ks) for _ in range(self.n_slots)],
+                    e=[rng.choice(e) for _ in range(self.n_slots)],
+                    d=[rng.choice(d) for _ in range(self.n_stages)], r=rng.choice(r))
+        return arch.validate(self)
 
     def mutate(self, arch: Arch, prob: float = 0.1, rng: Rng = None) -> Arch:
         """Redraw each value of ``arch`` with probability ``prob`` (OFA's mutation)."""

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from hwnas_lab.blocks import StaticNet, arch_flops, count_flops
-from hwnas_lab.ofa import OFASupernet, recalibrate_bn, resize, sample_arch
+from hwnas_lab.ofa import OFASupernet, recalibrate_bn, resize
 from hwnas_lab.space import Arch, get_space
 
 SPACE = get_space("cpu")
@@ -51,13 +51,13 @@ def test_set_active_rejects_arch_outside_space():
         net.set_active({"ks": [3]})
 
 
-def test_sample_arch_respects_phase_choices():
+def test_sampling_respects_phase_choices():
     rng = random.Random(0)
     for _ in range(20):
-        arch = sample_arch(SPACE, rng, ks=(5, 7), e=(6,), d=(3, 4))
+        arch = SPACE.sample(rng, ks=(5, 7), e=(6,), d=(3, 4))
         assert set(arch.ks) <= {5, 7} and set(arch.e) == {6} and set(arch.d) <= {3, 4}
     with pytest.raises(ValueError, match="not allowed"):
-        sample_arch(SPACE, 0, ks=(9,))
+        SPACE.sample(0, ks=(9,))
 
 
 def test_elastic_depth_runs_first_blocks():

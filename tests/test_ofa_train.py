@@ -214,5 +214,13 @@ def test_ofa_eval_cli(smoke_run, capsys, monkeypatch):
     gpu_arch = json.dumps(get_space("gpu").largest().to_dict())
     assert cli_main(["ofa", "eval", str(out), "--arch", gpu_arch]) == 2
     assert "Arch." in capsys.readouterr().err
+    arch_file = out.parent / "arch.json"
+    arch_file.write_text(get_space("cpu").uniform(5, 4, 3, 28).to_json())
+    assert cli_main(["ofa", "eval", str(out), "--arch", str(arch_file), "--recal-batches", "1",
+                     "--split", "val", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["arch"]["r"] == 28 and result["split"] == "val"
+    assert cli_main(["ofa", "eval", str(out), "--arch", str(out.parent / "missing.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     assert cli_main(["ofa", "eval", str(out), "--arch", "biggest"]) == 2
     assert "largest, smallest, random" in capsys.readouterr().err

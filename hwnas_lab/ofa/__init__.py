@@ -15,7 +15,7 @@ Efficient Deployment", ICLR 2020.
 
 from .dynamic import (DynamicBatchNorm2d, DynamicDepthwiseConv2d, DynamicMBConv,
                       DynamicPointConv2d, centre_crop)
-from .supernet import OFASupernet, recalibrate_bn, resize, sample_arch
+from .supernet import OFASupernet, recalibrate_bn, resize
 
 __all__ = ["DynamicBatchNorm2d", "DynamicDepthwiseConv2d", "DynamicMBConv", "DynamicPointConv2d",
-           "OFASupernet", "centre_crop", "recalibrate_bn", "resize", "sample_arch"]
+           "OFASupernet", "centre_crop", "recalibrate_bn", "resize"]

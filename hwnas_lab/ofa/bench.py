@@ -22,7 +22,7 @@ from torch import nn
 from ..config import get_preset
 from ..space import get_space
 from .shrink import ShrinkConfig, SubnetBatch, _make_teacher, shrink_step
-from .supernet import OFASupernet, sample_arch
+from .supernet import OFASupernet
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -104,7 +104,7 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
             r = rng.choice(space.r_choices)
             X = torch.randn(config.batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
             y = torch.randint(0, space.num_classes, (config.batch_size,))
-            archs = [sample_arch(space, rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
+            archs = [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
             t0 = time.perf_counter()
             shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
                         criterion, config.kd_temperature)
@@ -172,10 +172,10 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
         units = []
         for _ in range(n_samples):
             r = rng.choice(space.r_choices)
-            cost = sum(arch_flops(space, sample_arch(space, rng, r=(r,), **phase.choices()))
+            cost = sum(arch_flops(space, space.sample(rng, r=(r,), **phase.choices()))
                        for _ in range(phase.n_subnets))
             if phase.kd > 0:
-                cost += arch_flops(space, sample_arch(space, rng, ks=(max(space.ks_choices),),
+                cost += arch_flops(space, space.sample(rng, ks=(max(space.ks_choices),),
                                                       e=(max(space.e_choices),),
                                                       d=(max(space.d_choices),), r=(r,))) / 3
             units.append(cost / full)

@@ -42,7 +42,7 @@ from torch import nn
 
 from ..config import get_preset
 from ..space import Arch, SearchSpace, get_space
-from .supernet import OFASupernet, recalibrate_bn, sample_arch
+from .supernet import OFASupernet, recalibrate_bn
 
 CKPT_FORMAT = "hwnas_lab.ofa/1"  # bump when the checkpoint layout changes
 LAST, FINAL, LOG = "last.pt", "supernet.pt", "log.jsonl"
@@ -457,7 +457,7 @@ def _train(config: ShrinkConfig, out: Path, resume: bool, data, progress: bool,
                        total=steps_per_epoch, leave=False, disable=not (progress and ctx.main),
                        desc=f"{phase.name} {epoch + 1}/{phase.epochs}", mininterval=0.5)
             for X, y in bar:
-                archs = [sample_arch(space, pick, r=(res["r"],), **phase.choices())
+                archs = [space.sample(pick, r=(res["r"],), **phase.choices())
                          for _ in range(phase.n_subnets)]
                 loss = shrink_step(model, teacher, opt, X, y, archs, phase, criterion,
                                    config.kd_temperature)

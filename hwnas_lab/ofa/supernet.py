@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..blocks import Head, StaticNet, build_net, conv_bn
-from ..space import Arch, Rng, SearchSpace, get_space, make_rng
+from ..space import Arch, Rng, SearchSpace, get_space
 from .dynamic import DynamicMBConv
 
 
@@ -34,24 +34,6 @@ def resize(X: torch.Tensor, r: int) -> torch.Tensor:
     if X.shape[-1] == r and X.shape[-2] == r:
         return X
     return F.interpolate(X, size=(r, r), mode="bilinear", align_corners=False, antialias=False)
-
-
-def sample_arch(space: SearchSpace, rng: Rng = None, ks: Iterable[int] | None = None,
-                e: Iterable[int] | None = None, d: Iterable[int] | None = None,
-                r: Iterable[int] | None = None) -> Arch:
-    """A random ``Arch`` whose values are drawn from the given subsets of the space's choices.
-
-    ``None`` means all of the space's choices; progressive shrinking passes the choices
-    its current phase allows (e.g. ``ks=(7,), e=(6,), d=(4,)`` for the largest net).
-    """
-    rng = make_rng(rng)
-    ks, e, d, r = (tuple(space_choices if chosen is None else chosen)
-                   for chosen, space_choices in ((ks, space.ks_choices), (e, space.e_choices),
-                                                 (d, space.d_choices), (r, space.r_choices)))
-    arch = Arch(ks=[rng.choice(ks) for _ in range(space.n_slots)],
-                e=[rng.choice(e) for _ in range(space.n_slots)],
-                d=[rng.choice(d) for _ in range(space.n_stages)], r=rng.choice(r))
-    return arch.validate(space)
 
 
 class OFASupernet(nn.Module):
@@ -85,8 +67,8 @@ class OFASupernet(nn.Module):
         return self
 
     def sample_active(self, rng: Rng = None, **choices: Iterable[int]) -> Arch:
-        """Activate a random subnetwork (``choices`` restrict ks/e/d/r as in ``sample_arch``)."""
-        arch = sample_arch(self.space, rng, **choices)
+        """Activate a random subnetwork (``choices`` restrict ks/e/d/r as in ``SearchSpace.sample``)."""
+        arch = self.space.sample(rng, **choices)
         self.set_active(arch)
         return arch
 
