@@ -86,7 +86,7 @@ class SubnetPanel:
     """
 
     def __init__(self, space: SearchSpace | str = "cpu", measure: bool = True, repeats: int = 15,
-                 threads: int = 1):
+                 threads: int = 1, title: str | None = None):
         import ipywidgets as W
 
         self.space = get_space(space)
@@ -106,9 +106,9 @@ class SubnetPanel:
         self.r = slider("r", s.r_choices, max(s.r_choices))
         self.out = W.HTML()
         rows = [W.HBox([self.d[i], self.ks[i], self.e[i]]) for i in range(s.n_stages)]
-        title = W.HTML(f"<b>Subnet of space {s.name!r}</b>: per stage depth, kernel size and "
-                       "expand ratio (all blocks of a stage), and the input resolution")
-        self.widget = W.VBox([title, *rows, self.r, self.out])
+        title = title or (f"<b>Subnet of space {s.name!r}</b>: per stage depth, kernel size and "
+                          "expand ratio (all blocks of a stage), and the input resolution")
+        self.widget = W.VBox([W.HTML(title), *rows, self.r, self.out])
         for w in (*self.d, *self.ks, *self.e, self.r):
             w.observe(self.update, names="value")
         self.summary: SubnetSummary | None = None
@@ -180,41 +180,18 @@ def latency_breakdown(table, d: Sequence[int], ks: Sequence[int], e: Sequence[in
     return LatencyBreakdown(arch, parts, float(sum(parts.values())), measured, iqr, table.target)
 
 
-class LatencyPanel:
-    """Sliders for ``d``, ``ks``, ``e`` per stage and ``r``; shows ``latency_breakdown``.
+class LatencyPanel(SubnetPanel):
+    """The subnet sliders of notebook 00, showing ``latency_breakdown`` on a latency table.
 
     ``table`` is a ``hwnas_lab.lut.LatencyTable`` covering the space (missing operators
-    are shown as an error naming them). ``panel.widget`` is the box to display.
+    are shown as an error naming them).
     """
 
     def __init__(self, table, measure: bool = True, repeats: int = 15):
-        import ipywidgets as W
-
-        self.table, self.measure, self.repeats = table, measure, repeats
-        s = table.space
-
-        def slider(label: str, choices: Sequence[int], value: int) -> "W.SelectionSlider":
-            return W.SelectionSlider(options=list(choices), value=value, description=label,
-                                     continuous_update=False, layout=W.Layout(width="220px"),
-                                     style={"description_width": "60px"})
-
-        mid = lambda choices: choices[len(choices) // 2]  # noqa: E731 - start in the middle
-        self.d = [slider(f"stage {i + 1} d", s.d_choices, mid(s.d_choices)) for i in range(s.n_stages)]
-        self.ks = [slider("ks", s.ks_choices, mid(s.ks_choices)) for _ in range(s.n_stages)]
-        self.e = [slider("e", s.e_choices, mid(s.e_choices)) for _ in range(s.n_stages)]
-        self.r = slider("r", s.r_choices, max(s.r_choices))
-        self.out = W.HTML()
-        rows = [W.HBox([self.d[i], self.ks[i], self.e[i]]) for i in range(s.n_stages)]
-        self.widget = W.VBox([W.HTML(f"<b>Predicted (LUT, {table.target}) against measured "
-                                     "latency</b>"), *rows, self.r, self.out])
-        for w in (*self.d, *self.ks, *self.e, self.r):
-            w.observe(self.update, names="value")
+        self.table = table
         self.result: LatencyBreakdown | None = None
-        self.update()
-
-    def values(self) -> dict:
-        return {"d": [w.value for w in self.d], "ks": [w.value for w in self.ks],
-                "e": [w.value for w in self.e], "r": self.r.value}
+        super().__init__(table.space, measure=measure, repeats=repeats,
+                         title=f"<b>Predicted (LUT, {table.target}) against measured latency</b>")
 
     def update(self, change: dict | None = None) -> None:
         from .lut import MissingEntryError
@@ -225,9 +202,6 @@ class LatencyPanel:
             self.out.value = self.result.html()
         except (ValueError, MissingEntryError) as err:
             self.out.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def block_entry(table, r: int, stage: int, index: int, ks: int, e: int, measure: bool = True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,3 +49,12 @@ def in_notebook_env(notebook_env: dict[str, str], monkeypatch: pytest.MonkeyPatc
     for key, value in notebook_env.items():
         monkeypatch.setenv(key, value)
     return notebook_env
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small tensors: one intra-op thread is faster, and robust on a busy shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,13 +10,7 @@ from hwnas_lab.ofa.dynamic import (DynamicBatchNorm2d, DynamicDepthwiseConv2d, D
                                    DynamicPointConv2d, centre_crop)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one intra-op thread is faster, and robust on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomise_bn(module: nn.Module, seed: int = 0) -> None:

@@ -20,13 +20,7 @@ from hwnas_lab.widgets import OFAPanel, ofa_subnet_report
 SPACE = get_space("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one intra-op thread is faster, and robust on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_data(n: int = 16, seed: int = 0) -> TensorData:
