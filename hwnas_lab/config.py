@@ -11,9 +11,12 @@ folder: ``HWNAS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/hwnas_lab`` (``~/.cac
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 PRESET_ENV = "HWNAS_PRESET"
 CACHE_ENV = "HWNAS_CACHE_DIR"
@@ -68,3 +71,21 @@ def cache_dir(sub: str = "") -> Path:
     path = base / sub if sub else base
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file beside ``path``; when the block succeeds, rename it over ``path``.
+
+    A reader never sees half a file, and an interrupted write leaves the old one intact:
+    ``with atomic_path(p) as tmp: torch.save(obj, tmp)``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import cache_dir, get_preset
+from .config import atomic_path, cache_dir, get_preset
 
 CLASSES: tuple[str, ...] = ("airplane", "automobile", "bird", "cat", "deer",
                             "dog", "frog", "horse", "ship", "truck")
@@ -345,10 +345,9 @@ def _load_cached(source: Source) -> torch.Tensor | None:
 
 def _save_cache(source: FolderSource, X: torch.Tensor) -> None:
     file = source.cache_file()
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"X": X, "y": source.y, "source": str(source.path.resolve()),
-                "split": source.split}, tmp)
-    os.replace(tmp, file)  # atomic: a reader never sees half a file
+    with atomic_path(file) as tmp:  # a reader never sees half a file
+        torch.save({"X": X, "y": source.y, "source": str(source.path.resolve()),
+                    "split": source.split}, tmp)
 
 
 def read_images(source: Source, indices: torch.Tensor | None = None,

@@ -39,6 +39,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from .config import atomic_path
+
 BEGIN = "BEGIN SOLUTION"  # nbgrader's delimiters, matched anywhere in a line (as it does);
 END = "END SOLUTION"  # write them as "### BEGIN SOLUTION" / "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -71,16 +73,9 @@ def to_text(nb: NotebookNode) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (UTF-8, ``\\n`` line ends)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
 
 
 # ----- the rules ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 from torch import nn
 
-from .config import cache_dir
+from .config import atomic_path, cache_dir
 from .latency import Target, cpu_model, get_target, machine_info, measure_latency, measure_layer
 from .space import Arch, LayerSpec, SearchSpace, get_space
 
@@ -64,14 +64,10 @@ def lut_path(space: SearchSpace | str, target: Target | str = "torch", threads: 
 
 def atomic_write_json(path: Path, data: dict) -> None:
     """Write JSON to a temporary file next to ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _build_command(space: SearchSpace, target: str) -> str:

@@ -1,7 +1,6 @@
 """Progressive shrinking: phases, distillation loss, CLI, checkpoints, resume after a kill,
 torchrun with two CPU processes, and the bad-input errors."""
 
-import dataclasses
 import json
 import os
 import signal

@@ -23,10 +23,8 @@ nccl on GPU); rank 0 evaluates and writes.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
 import os
 import random
 import time
@@ -40,7 +38,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import get_preset
+from ..config import atomic_path, get_preset
 from ..space import Arch, SearchSpace, get_space
 from .supernet import OFASupernet, recalibrate_bn
 
@@ -222,9 +220,8 @@ def shrink_step(model: nn.Module, teacher: nn.Module | None, opt: torch.optim.Op
 # ----------------------------------------------------------------------------- checkpoints
 
 def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -525,9 +522,8 @@ def _final_accuracies(net: OFASupernet, data, config: ShrinkConfig, device) -> d
 
 
 def _write_log(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
 
 
 # ----------------------------------------------------------------------------- for notebooks
