@@ -377,11 +377,16 @@ class SearchSpace:
         """
         for arch in archs:
             arch.validate(self)
-        n, S, D = len(archs), self.n_stages, self.max_depth
-        ks = np.array([a.ks for a in archs], dtype=np.int64).reshape(n, self.n_slots)
-        e = np.array([a.e for a in archs], dtype=np.int64).reshape(n, self.n_slots)
-        d = np.array([a.d for a in archs], dtype=np.int64).reshape(n, S)
-        r = np.array([a.r for a in archs], dtype=np.int64)
+        n, S = len(archs), self.n_stages
+        return self.encode_arrays(np.array([a.ks for a in archs], dtype=np.int64).reshape(n, self.n_slots),
+                                  np.array([a.e for a in archs], dtype=np.int64).reshape(n, self.n_slots),
+                                  np.array([a.d for a in archs], dtype=np.int64).reshape(n, S),
+                                  np.array([a.r for a in archs], dtype=np.int64))
+
+    def encode_arrays(self, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """``encode_batch`` of a batch held as integer arrays ``ks, e`` (n, n_slots), ``d``
+        (n, n_stages), ``r`` (n,) (values not validated): no Python loop over archs."""
+        n, D = len(r), self.max_depth
         active = (np.arange(D)[None, None, :] < d[:, :, None]).reshape(n, self.n_slots)
 
         def one_hot(values: np.ndarray, choices: Sequence[int]) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""``python -m hwnas_lab ofa {train,eval,bench}``: Once-for-All from the command line.
+"""``python -m hwnas_lab ofa {train,eval,bench,search}``: Once-for-All from the command line.
 
     ofa train --preset {smoke,laptop,gpu} --out DIR [--resume]
     ofa eval CKPT --arch {largest,smallest,random,JSON,FILE.json} [--recal-batches N]
     ofa bench [--batch-size 128] [--repeats 15]
+    ofa search [--supernet CKPT] --target T --latency-ms X [--memory-kb M] [--flops-m F] [--benchmark]
 
 ``train`` runs unchanged under ``torchrun --nproc-per-node N -m hwnas_lab ofa train ...``.
 """
@@ -93,6 +94,68 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search a supernet for one target under the given limits; print the winner, re-measured."""
+    import time
+
+    from ..data import load_cifar10
+    from .accuracy import collect_accuracy, file_digest, get_predictor, noise_yardstick, scores
+    from .efficiency import Efficiency
+    from .search import Constraints, EvolutionConfig, Objective, benchmark, check_constraints, evolution_search
+    from .shrink import load_checkpoint, load_supernet
+    from .specialise import find_search_supernet, get_budget, latency_model, remeasure
+
+    limits = Constraints(args.latency_ms, args.flops_m, args.memory_kb)  # bad numbers fail before any work
+    path = args.supernet or find_search_supernet(args.preset or "laptop")[0]
+    net, ckpt = load_supernet(path), load_checkpoint(path)
+    preset = args.preset or ckpt["config"]["preset"]
+    budget = get_budget(preset)
+    say = (lambda *a: None) if args.json else print  # noqa: E731
+    say(f"supernet {path} (space {net.space.name!r}); target {args.target}; {limits}")
+    calib = budget.calib_archs if args.calibrate is None else args.calibrate
+    lat = latency_model(net.space, args.target, calib, budget.latency_repeats, args.seed,
+                        progress=not args.no_progress)
+    efficiency = Efficiency(net.space, lat.model, lat.target)
+    check_constraints(efficiency, limits)  # an impossible limit: say so before measuring anything
+    data = load_cifar10(preset, progress=False)
+    val = data.val if budget.eval_per_class is None else data.val.subset(budget.eval_per_class, args.seed)
+    pairs = collect_accuracy(net, data.train, val, file_digest(path), budget.n_random, budget.n_extremes,
+                             budget.n_test, budget.n_repeats, budget.recal_batches, seed=args.seed,
+                             progress=not args.no_progress)
+    predictor = get_predictor(pairs)
+    test = pairs.test_index
+    held = scores(predictor.predict(pairs.arrays)[test], pairs.acc[test])
+    say(f"accuracy data: {pairs}\npredictor on held-out subnets: {held}"
+        + (f"; repeat-measurement yardstick: {noise_yardstick(pairs)}" if len(pairs.repeat_acc) > 1 else ""))
+    objective = Objective(predictor, efficiency, limits)
+    config = EvolutionConfig(args.population, args.generations)
+    result = evolution_search(objective, config, seed=args.seed)
+    say(f"latency model: {'sum calibrated on %d measured subnets' % calib if calib else 'plain table sum'}"
+        f"\n{result}")
+    out = {"arch": result.best.to_dict(), "target": lat.target, "constraints": dict(limits.items()),
+           "predicted_acc": result.best_acc, "predicted": result.best_metrics,
+           "search_s": result.seconds, "evaluations": result.n_evals}
+    if not args.no_measure:
+        t0 = time.perf_counter()
+        m = remeasure(net, result.best, data.train, data.test, lat.target, result.best_acc,
+                      result.best_metrics.get("latency_ms", float("nan")), args.latency_ms,
+                      budget.recal_batches, args.seed, budget.latency_repeats)
+        out.update(measured_acc=m.measured_acc, measured_ms=m.measured_ms, measured_iqr_ms=m.iqr_ms,
+                   test_images=m.images, meets_latency=m.meets_limit, remeasure_s=time.perf_counter() - t0)
+        say(m.row())
+    if args.benchmark:
+        out["benchmark"] = bench = benchmark(objective, config, seed=args.seed)
+        say(f"search timings ({bench['threads']} torch threads, {config.generations} generations x "
+            f"population {config.population}):")
+        for key, value in bench.items():
+            if key.endswith("_s"):
+                say(f"  {key[:-2]:28s} {value:8.3f} s")
+    say(f"arch (for `ofa eval --arch`): {result.best.to_json()}")
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     ofa = sub.add_parser("ofa", help="Once-for-All: train / evaluate / benchmark a supernet")
     cmds = ofa.add_subparsers(dest="ofa_command", required=True, metavar="OFA_COMMAND")
@@ -128,3 +191,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--nominal-img-s", type=float, default=0.0,
                        help="also scale the estimate to this largest-subnet throughput")
     bench.set_defaults(func=cmd_bench)
+
+    se = cmds.add_parser("search", help="evolutionary search of a supernet for one target (notebook 06)")
+    se.add_argument("--supernet", default=None,
+                    help="checkpoint (default: your laptop supernet, else the shipped one)")
+    se.add_argument("--target", default="torch-1thread",
+                    help="latency target: torch-1thread, torch-allthreads, onnxruntime, cuda, ...")
+    se.add_argument("--latency-ms", type=float, default=None, help="latency limit on the target (ms)")
+    se.add_argument("--memory-kb", type=float, default=None, help="peak activation memory limit (kB, float32)")
+    se.add_argument("--flops-m", type=float, default=None, help="FLOPs limit (millions)")
+    se.add_argument("--preset", default=None, help="data and budget preset (default: the checkpoint's)")
+    se.add_argument("--generations", type=int, default=500, help="evolution generations (OFA: 500)")
+    se.add_argument("--population", type=int, default=100, help="population (OFA: 100)")
+    se.add_argument("--calibrate", type=int, default=None,
+                    help="subnets measured to calibrate the table's sum (default: the preset's; 0: plain sum)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--no-measure", action="store_true", help="skip re-measuring the winner")
+    se.add_argument("--benchmark", action="store_true",
+                    help="also time the search: vectorised, per-candidate loop, random search")
+    se.add_argument("--no-progress", action="store_true", help="no progress bars")
+    se.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    se.set_defaults(func=cmd_search)

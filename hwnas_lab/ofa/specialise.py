@@ -1,0 +1,207 @@
+"""One supernet, several devices: per-target latency models, re-measured winners, the cost.
+
+Once-for-All (Cai et al., ICLR 2020) trains once and specialises by search: for each
+deployment target only a latency table is measured and a search is run (Section 3.4,
+Table 1's cost model ``Cost_supernet + N * Cost_search`` against ``N * Cost_single``).
+This module holds what a specialisation needs around the search itself:
+
+* :data:`BUDGETS`: what each preset measures (accuracy pairs, calibration, searches);
+* :func:`latency_model`: a target's latency table (built if missing) and, optionally, its
+  sum calibrated on a few subnets measured end to end (``predictors.CalibratedSum``);
+* :func:`remeasure`: a winner evaluated for real: test accuracy after BN recalibration and
+  latency measured on the target, beside its constraint and its predictions;
+* :func:`cost_table`: specialising N targets by search against training N networks.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..space import Arch, SearchSpace
+
+
+@dataclass(frozen=True)
+class SearchBudget:
+    """What notebook 06 and ``ofa search`` measure in one preset."""
+
+    preset: str  # data preset (hwnas_lab.config.PRESETS)
+    supernet_preset: str  # whose supernet is searched (smoke searches the laptop one: same space)
+    eval_per_class: int | None  # validation images per class for accuracy pairs (None: all of val)
+    recal_batches: int  # BN recalibration batches (of 256 training images) per accuracy measurement
+    n_extremes: int  # uniform corner architectures measured (smallest and largest first)
+    n_random: int  # random subnets measured
+    n_test: int  # of which held out to score the predictor
+    n_repeats: int  # held-out subnets measured twice (the noise yardstick)
+    calib_archs: int  # subnets measured per target to calibrate its table's sum (0: plain sum)
+    latency_repeats: int  # timed samples per latency measurement (tables and re-measurement)
+    population: int  # evolution: population and children per generation (OFA: 100)
+    generations: int  # evolution: generations (OFA: 500)
+    seeds: int  # search curves over this many seeds
+    targets: tuple[str, ...]  # latency targets searched (``latency.get_target`` names)
+
+
+BUDGETS: dict[str, SearchBudget] = {
+    # seconds: a few pairs on 100 validation images, tiny searches, two quick torch tables
+    "smoke": SearchBudget("smoke", "laptop", None, 2, 2, 10, 4, 3, 0, 3, 20, 10, 2,
+                          ("torch-1thread", "torch-allthreads")),
+    # minutes on 2 CPU cores (pairs measured once, then cached); two runtimes
+    "laptop": SearchBudget("laptop", "laptop", 200, 5, 16, 120, 30, 12, 8, 15, 100, 500, 5,
+                           ("torch-1thread", "onnxruntime")),
+    # the gpu space, its own supernet, more pairs; the CUDA target where present
+    "gpu": SearchBudget("gpu", "gpu", None, 10, 16, 400, 80, 20, 12, 30, 100, 500, 10,
+                        ("torch-1thread", "onnxruntime", "cuda")),
+}
+
+
+def get_budget(preset: str) -> SearchBudget:
+    try:
+        return BUDGETS[preset]
+    except KeyError:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(BUDGETS)}") from None
+
+
+def search_targets(budget: SearchBudget) -> list[str]:
+    """The budget's targets that this machine has (``cuda`` only with a GPU)."""
+    from ..latency import cuda_available
+
+    return [t for t in budget.targets if t != "cuda" or cuda_available()]
+
+
+def find_search_supernet(preset: str) -> tuple[Path, str]:
+    """The checkpoint to search in ``preset``: the learner's own, else a shipped one.
+
+    Raises ``FileNotFoundError`` saying what to run when there is none (the gpu space ships
+    none: train it on a GPU first).
+    """
+    from .shrink import find_supernet, run_dir
+
+    which = get_budget(preset).supernet_preset
+    path, source = find_supernet(which)
+    if path is None:
+        raise FileNotFoundError(
+            f"no trained supernet for preset {which!r} (space of that preset): train one with "
+            f"`python -m hwnas_lab ofa train --preset {which} --out {run_dir(which)}` (on a GPU for "
+            "'gpu': days on a CPU), or pass a checkpoint: `python -m hwnas_lab ofa search --supernet CKPT ...`")
+    return path, source
+
+
+# ----- latency per target ---------------------------------------------------------------------
+@dataclass
+class LatencyModel:
+    """A target's table and the predictor the search uses (the plain or the calibrated sum)."""
+
+    target: str  # Target.name
+    table: object  # lut.LatencyTable of the space
+    model: object  # what the search calls: the table itself or a fitted CalibratedSum
+    calib_archs: list[Arch]  # measured end to end for the calibration (empty: plain sum)
+    calib_ms: np.ndarray  # their measured medians
+    seconds: float  # time to build/complete the table and measure the calibration now
+
+    @property
+    def build_s(self) -> float:
+        """Time the table took to build (recorded in it when it was measured)."""
+        return float(self.table.meta.get("build_s", 0.0))
+
+
+def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats: int = 15,
+                  seed: int = 0, progress: bool = False) -> LatencyModel:
+    """The target's latency table of ``space`` (cached; built or completed if needed), and its sum
+    calibrated on ``calib_archs`` random subnets measured end to end (0: the plain sum)."""
+    from ..latency import get_target, measure_archs
+    from ..lut import get_lut
+    from ..predictors import CalibratedSum
+
+    start = time.perf_counter()
+    tgt = get_target(target)
+    table = get_lut(space, tgt, repeats=repeats, progress=progress)
+    archs, ms, model = [], np.zeros(0), table
+    if calib_archs:
+        rng = random.Random(seed)
+        archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calib_archs - 2)]
+        archs = archs[:calib_archs]
+        ms = np.array([r.median_ms for r in measure_archs(space, archs, tgt, repeats=repeats,
+                                                          progress=progress)])
+        model = CalibratedSum(table).fit(archs, ms)
+    return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
+
+
+# ----- winners, re-measured ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Remeasured:
+    """A searched subnet measured for real, beside what the search predicted."""
+
+    arch: Arch
+    target: str  # Target.name of the latency
+    limit_ms: float | None  # the latency constraint it was searched under
+    predicted_acc: float  # accuracy predictor (validation pairs), 0..1
+    measured_acc: float  # supernet subnet on `split` after BN recalibration, 0..1
+    split: str  # "test" normally
+    images: int  # size of that split
+    predicted_ms: float  # the search's latency model
+    measured_ms: float  # median end to end on the target, batch 1
+    iqr_ms: float  # its inter-quartile range
+
+    @property
+    def meets_limit(self) -> bool:
+        return self.limit_ms is None or self.measured_ms <= self.limit_ms
+
+    def row(self) -> str:
+        limit = "-" if self.limit_ms is None else f"{self.limit_ms:7.3f}"
+        return (f"{self.target:18s} limit {limit} ms  predicted {self.predicted_ms:7.3f} ms  measured "
+                f"{self.measured_ms:7.3f} ms (IQR {self.iqr_ms:.3f}) {'meets' if self.meets_limit else 'MISSES'}"
+                f"   acc predicted {100 * self.predicted_acc:5.2f} %  {self.split} {100 * self.measured_acc:5.2f} %")
+
+
+def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc: float,
+              predicted_ms: float, limit_ms: float | None = None, recal_batches: int = 10,
+              seed: int = 0, repeats: int = 15, split: str = "test") -> Remeasured:
+    """Evaluate ``arch`` of supernet ``net`` on ``eval_data`` (after BN recalibration on
+    ``train_data``) and measure its latency on ``target`` (static net, batch 1)."""
+    from ..blocks import build_net
+    from ..latency import get_target, measure_latency
+    from .shrink import evaluate_subnet
+
+    acc = evaluate_subnet(net, arch, train_data, eval_data, recal_batches, seed=seed)
+    tgt = get_target(target)
+    res = measure_latency(build_net(net.space, arch), repeats=repeats, target=tgt)
+    return Remeasured(arch, tgt.name, limit_ms, float(predicted_acc), float(acc), split, len(eval_data),
+                      float(predicted_ms), res.median_ms, res.iqr_ms)
+
+
+def arch_differences(archs: dict[str, Arch]) -> str:
+    """Where architectures found for different targets differ: resolution, depth, kernels, expand."""
+    rows = []
+    for name, a in archs.items():
+        ks = [k for _, _, k, _ in a.active_blocks()]
+        es = [e for *_, e in a.active_blocks()]
+        rows.append(f"{name:18s} r {a.r:3d}  d {list(a.d)} ({sum(a.d):2d} blocks)  mean ks {np.mean(ks):.2f} "
+                    f"(k7: {ks.count(7):2d})  mean e {np.mean(es):.2f}")
+    return "\n".join(rows)
+
+
+# ----- what specialisation costs ----------------------------------------------------------------
+def training_costs(ckpt: dict) -> dict:
+    """From a checkpoint's own log: the whole supernet's training time and that of the largest
+    network alone (phase 1, what one stand-alone network costs), in seconds."""
+    history = ckpt.get("history") or []
+    if not history or "elapsed_s" not in ckpt:
+        raise ValueError("the checkpoint has no training log (history, elapsed_s): cannot read its costs")
+    single = sum(row.get("epoch_s", row.get("train_s", 0.0)) for row in history if row.get("phase_index") == 0)
+    return {"supernet_s": float(ckpt["elapsed_s"]), "single_s": float(single),
+            "single_epochs": sum(1 for row in history if row.get("phase_index") == 0)}
+
+
+def cost_table(supernet_s: float, single_s: float, once_s: float, per_target_s: float,
+               ns=(1, 2, 5, 10, 20, 50)) -> list[tuple[int, float, float]]:
+    """``(N, OFA seconds, N networks seconds)``: OFA = supernet + one-off accuracy data + N x
+    (table + search); the alternative trains N networks alone."""
+    for name, v in (("supernet_s", supernet_s), ("single_s", single_s), ("once_s", once_s),
+                    ("per_target_s", per_target_s)):
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, got {v!r}")
+    return [(n, supernet_s + once_s + n * per_target_s, n * single_s) for n in ns]
