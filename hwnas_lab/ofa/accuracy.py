@@ -117,22 +117,24 @@ def accuracy_cache_path(space: SearchSpace, digest: str, split: str, images: int
                                       f"-recal{recal_batches}.json")
 
 
-def _read_cache(path: Path, space: SearchSpace, digest: str) -> dict[str, float]:
+def _read_cache(path: Path, space: SearchSpace, digest: str) -> tuple[dict[str, float], float]:
+    """The cached measurements ``{"<arch json>|<seed>": accuracy}`` and the seconds they took."""
     if not path.exists():
-        return {}
+        return {}, 0.0
     try:
         data = json.loads(path.read_text())
         if data.get("format") != DATA_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, not {DATA_FORMAT!r}")
         found = SearchSpace.from_dict(data["space"])
         measured = {str(k): float(v) for k, v in data["measured"].items()}
+        seconds = float(data.get("seconds", 0.0))
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"accuracy cache {path} is corrupt or truncated ({err}); delete it and "
                          "run again to re-measure") from None
     if found != space or data.get("supernet") != digest:
         raise ValueError(f"accuracy cache {path} belongs to supernet {data.get('supernet')!r} of space "
                          f"{found.name!r}, not to {digest!r} of space {space.name!r}; delete it")
-    return measured
+    return measured, seconds
 
 
 def collect_accuracy(net, train_data, eval_data, digest: str, n_random: int = 100,
@@ -156,7 +158,7 @@ def collect_accuracy(net, train_data, eval_data, digest: str, n_random: int = 10
         raise ValueError(f"need n_random >= 2, 2 <= n_test <= n_random and 0 <= n_repeats <= n_test; "
                          f"got n_random={n_random}, n_test={n_test}, n_repeats={n_repeats}")
     path = Path(path) if path else accuracy_cache_path(space, digest, split, len(eval_data), recal_batches)
-    measured = _read_cache(path, space, digest)
+    measured, before_s = _read_cache(path, space, digest)
     rng = random.Random(seed)
     archs = extreme_archs(space)[:n_extremes] + [space.sample(rng) for _ in range(n_random)]
     kinds = ["extreme"] * (len(archs) - n_random) + ["random"] * n_random
@@ -165,12 +167,14 @@ def collect_accuracy(net, train_data, eval_data, digest: str, n_random: int = 10
     key = lambda arch, s: f"{arch.to_json()}|{s}"  # noqa: E731
     todo = [(a, s) for a, s in plan if key(a, s) not in measured]
 
+    start = time.perf_counter()
+
     def save() -> None:
         atomic_write_json(path, {"format": DATA_FORMAT, "space": space.to_dict(), "supernet": digest,
                                  "split": split, "images": len(eval_data), "recal_batches": recal_batches,
-                                 "batch_size": batch_size, "measured": measured})
+                                 "batch_size": batch_size, "seconds": before_s + time.perf_counter() - start,
+                                 "measured": measured})
 
-    start = time.perf_counter()
     try:
         for i, (arch, s) in enumerate(tqdm(todo, desc="accuracy pairs", disable=not progress or not todo)):
             measured[key(arch, s)] = evaluate_subnet(net, arch, train_data, eval_data, recal_batches,
@@ -183,7 +187,8 @@ def collect_accuracy(net, train_data, eval_data, digest: str, n_random: int = 10
     seconds = time.perf_counter() - start
     meta = {"supernet": digest, "split": split, "images": len(eval_data), "recal_batches": recal_batches,
             "batch_size": batch_size, "seed": seed, "path": str(path), "measured_now": len(todo),
-            "seconds_now": seconds, "s_per_eval": seconds / len(todo) if todo else None}
+            "seconds_now": seconds, "s_per_eval": seconds / len(todo) if todo else None,
+            "seconds_total": before_s + (seconds if todo else 0.0), "measurements": len(measured)}
     return AccuracyData(space, archs, np.array([measured[key(a, seed)] for a in archs]), kinds, n_test,
                         np.array([measured[key(a, seed + 1)] for a in archs[first:first + n_repeats]]),
                         meta)

@@ -46,13 +46,14 @@ class SearchBudget:
 
 
 BUDGETS: dict[str, SearchBudget] = {
-    # seconds: a few pairs on 100 validation images, tiny searches, two quick torch tables
-    "smoke": SearchBudget("smoke", "laptop", None, 2, 2, 10, 4, 3, 0, 3, 20, 10, 2,
-                          ("torch-1thread", "torch-allthreads")),
-    # minutes on 2 CPU cores (pairs measured once, then cached); two runtimes
-    "laptop": SearchBudget("laptop", "laptop", 200, 5, 16, 120, 30, 12, 8, 15, 100, 500, 5,
+    # seconds: a few pairs on the 100 smoke validation images, tiny searches, quick tables
+    "smoke": SearchBudget("smoke", "laptop", None, 2, 2, 10, 4, 3, 3, 3, 20, 10, 2,
+                          ("torch-1thread", "onnxruntime")),
+    # minutes on 2 CPU cores, measured once then cached: 126 evaluations of ~2 s (1,000 validation
+    # images after recalibration on 4 x 256 training images); OFA's search settings; two runtimes
+    "laptop": SearchBudget("laptop", "laptop", 100, 4, 16, 100, 25, 10, 8, 15, 100, 500, 5,
                            ("torch-1thread", "onnxruntime")),
-    # the gpu space, its own supernet, more pairs; the CUDA target where present
+    # the gpu space and its own supernet, more pairs on all 5,000 validation images; CUDA if present
     "gpu": SearchBudget("gpu", "gpu", None, 10, 16, 400, 80, 20, 12, 30, 100, 500, 10,
                         ("torch-1thread", "onnxruntime", "cuda")),
 }
@@ -88,6 +89,27 @@ def find_search_supernet(preset: str) -> tuple[Path, str]:
             f"`python -m hwnas_lab ofa train --preset {which} --out {run_dir(which)}` (on a GPU for "
             "'gpu': days on a CPU), or pass a checkpoint: `python -m hwnas_lab ofa search --supernet CKPT ...`")
     return path, source
+
+
+def get_search_supernet(preset: str, data=None, train: bool | None = None, progress: bool = True):
+    """``(net, checkpoint, path, source)`` of the supernet to search in ``preset``.
+
+    Without a checkpoint (the gpu space ships none), trains one when ``train`` (default: only
+    if CUDA is present, as ``ofa.shrink.get_supernet``), else raises ``FileNotFoundError``
+    saying what to run.
+    """
+    from ..latency import cuda_available
+    from .shrink import FINAL, get_supernet, load_checkpoint, load_supernet, run_dir
+
+    try:
+        path, source = find_search_supernet(preset)
+    except FileNotFoundError:
+        if not (cuda_available() if train is None else train):
+            raise
+        which = get_budget(preset).supernet_preset
+        net, ckpt, source = get_supernet(which, data=data, progress=progress)
+        return net, ckpt, run_dir(which) / FINAL, source
+    return load_supernet(path), load_checkpoint(path), path, source
 
 
 # ----- latency per target ---------------------------------------------------------------------
@@ -128,6 +150,16 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
                                                           progress=progress)])
         model = CalibratedSum(table).fit(archs, ms)
     return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
+
+
+def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
+    """Latency limits at ``fractions`` of the way from the target's fastest subnet to its largest
+    one: comparable budgets on targets whose absolute speeds differ."""
+    from ..lut import ArchArrays
+
+    low = efficiency.minimum("latency_ms")[0]
+    high = float(efficiency.latency_ms(ArchArrays.from_archs(efficiency.space, [efficiency.space.largest()]))[0])
+    return [low + f * (high - low) for f in fractions]
 
 
 # ----- winners, re-measured ---------------------------------------------------------------------
