@@ -238,6 +238,13 @@ def test_loop_version_is_the_same_search():
     assert fast.best_acc > start and slow.best_acc > start
 
 
+def test_search_without_limits_finds_the_predictors_optimum():
+    obj = objective()
+    evo = evolution_search(obj, EvolutionConfig(population=20, generations=10), seed=0)
+    assert evo.n_evals == 220 and set(evo.best_metrics) == {"latency_ms", "flops_m", "memory_kb"}
+    assert random_search(obj, 50, seed=0).n_evals == 50
+
+
 def test_tight_limit_still_finds_the_few_feasible_subnets():
     low, _ = Efficiency(SPACE, synthetic_table()).minimum("latency_ms")
     obj = objective(limit_ms=low * 1.02)  # random draws almost never meet it

@@ -172,9 +172,11 @@ class Objective:
         fns = {"latency_ms": eff.latency_ms, "flops_m": eff.mflops, "memory_kb": eff.memory_kb}
         if eff.latency is None:
             fns.pop("latency_ms")
-        return {k: fns[k](a) for k in (names or fns)}
+        return {k: fns[k](a) for k in (fns if names is None else names)}
 
     def feasible(self, a: ArchArrays) -> np.ndarray:
+        if not self.constraints.items():
+            return np.ones(len(a), dtype=bool)
         m = self.metrics(a, [k for k, _ in self.constraints.items()])
         return feasible(m.get("latency_ms"), m.get("flops_m"), m.get("memory_kb"), self.constraints)
 
