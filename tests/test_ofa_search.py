@@ -378,7 +378,7 @@ def fake_latency_model(space, target, calib_archs=0, repeats=15, seed=0, progres
     from hwnas_lab.ofa.specialise import LatencyModel
 
     table = synthetic_table(space)
-    return LatencyModel("synthetic", table, table, [], np.zeros(0), 0.0)
+    return LatencyModel("torch-1thread", table, table, [], np.zeros(0), 0.0)
 
 
 def test_command_explains_an_infeasible_limit(monkeypatch, capsys):

@@ -130,7 +130,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     objective = Objective(predictor, efficiency, limits)
     config = EvolutionConfig(args.population, args.generations)
     result = evolution_search(objective, config, seed=args.seed)
-    say(f"latency model: {'sum calibrated on %d measured subnets' % calib if calib else 'plain table sum'}"
+    n_cal = len(lat.calib_archs)
+    say(f"latency model: {'sum calibrated on %d measured subnets' % n_cal if n_cal else 'plain table sum'}"
         f"\n{result}")
     out = {"arch": result.best.to_dict(), "target": lat.target, "constraints": dict(limits.items()),
            "predicted_acc": result.best_acc, "predicted": result.best_metrics,

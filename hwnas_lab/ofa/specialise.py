@@ -122,7 +122,7 @@ class LatencyModel:
     model: object  # what the search calls: the table itself or a fitted CalibratedSum
     calib_archs: list[Arch]  # measured end to end for the calibration (empty: plain sum)
     calib_ms: np.ndarray  # their measured medians
-    seconds: float  # time to build/complete the table and measure the calibration now
+    calib_s: float  # time the calibration measurements took (now)
 
     @property
     def build_s(self) -> float:
@@ -138,10 +138,10 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
     from ..lut import get_lut
     from ..predictors import CalibratedSum
 
-    start = time.perf_counter()
     tgt = get_target(target)
     table = get_lut(space, tgt, repeats=repeats, progress=progress)
     archs, ms, model = [], np.zeros(0), table
+    start = time.perf_counter()
     if calib_archs:
         rng = random.Random(seed)
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calib_archs - 2)]
