@@ -418,3 +418,15 @@ def test_command_runs_a_smoke_search(notebook_env, monkeypatch, capsys, tmp_path
     arch = Arch.from_dict(out["arch"]).validate(SPACE)
     assert out["evaluations"] == 20 + 10 * 20 and 0 <= out["measured_acc"] <= 1 and out["measured_ms"] > 0
     assert arch_flops(SPACE, arch) > 0
+
+
+def test_the_gpu_space_searches_too(tmp_path):
+    gpu = get_space("gpu")
+    obj = Objective(LinearPredictor(gpu), Efficiency(gpu, synthetic_table(gpu)), Constraints(memory_kb=1500.0))
+    evo = evolution_search(obj, EvolutionConfig(population=16, generations=5), seed=0)
+    assert evo.best.validate(gpu) and evo.best_metrics["memory_kb"] <= 1500.0
+    torch.manual_seed(0)
+    data = collect_accuracy(OFASupernet(gpu).eval(), tiny_data(32), tiny_data(8, 1), "g", n_random=3, n_extremes=1,
+                            n_test=2, n_repeats=0, recal_batches=1, batch_size=16, progress=False,
+                            path=tmp_path / "gpu.json")
+    assert len(data.archs) == 4 and data.archs[0] == gpu.smallest()
