@@ -276,9 +276,8 @@ def test_predictor_learns_and_ranks_held_out_subnets():
     take = lambda idx: ArchArrays(a.ks[idx], a.e[idx], a.d[idx], a.r[idx])  # noqa: E731
     pred = AccuracyPredictor(SPACE, steps=600).fit(take(train), noisy[train])
     s = scores(pred.predict(take(test)), truth[test])
-    assert s.kendall_tau > 0.6 and s.rmse_pct < 1.0
-    # a constant guess scores far worse
-    assert scores(np.full(40, noisy[train].mean()) + 1e-9 * np.arange(40), truth[test]).rmse_pct > s.rmse_pct
+    constant = scores(np.full(40, noisy[train].mean()) + 1e-9 * np.arange(40), truth[test])
+    assert s.kendall_tau > 0.6 and s.rmse_pct < 0.3 * constant.rmse_pct  # far better than a constant guess
 
 
 def test_predictor_save_load_and_bad_files(tmp_path):

@@ -364,14 +364,13 @@ def evolution_search_loop(objective: Objective, config: EvolutionConfig = Evolut
     def ok(arch: Arch) -> bool:
         nonlocal drawn
         drawn += 1
-        specs = space.layer_specs(arch)
         for name, limit in limits.items():
             if name == "latency_ms":
                 value = lat.predict(arch) if hasattr(lat, "predict_batch") else lat.predict([arch])[0]
             elif name == "flops_m":
                 value = arch_flops(space, arch) / 1e6
             else:
-                value = max(peak_elements(s) for s in specs) * BYTES_PER_ELEMENT / BYTES_PER_KB
+                value = max(peak_elements(s) for s in space.layer_specs(arch)) * BYTES_PER_ELEMENT / BYTES_PER_KB
             if value > limit:
                 return False
         return True
