@@ -10,7 +10,11 @@ Efficient Deployment", ICLR 2020.
     shrink     progressive shrinking with distillation: Phase / ShrinkConfig presets,
                resumable checkpoints, torchrun (DDP) training, loading a trained supernet
     bench      supernet-vs-static training step ratio; a preset's wall-time estimate
-    cli        ``python -m hwnas_lab ofa {train,eval,bench}``
+    accuracy   (subnet, accuracy) pairs measured with a supernet; the MLP accuracy predictor
+    efficiency latency (tables), FLOPs and peak activation memory of a batch of subnets
+    search     evolutionary and random search under latency / FLOPs / memory limits, on arrays
+    specialise per-preset budgets, per-target latency models, winners re-measured, the cost
+    cli        ``python -m hwnas_lab ofa {train,eval,bench,search}``
 """
 
 from .dynamic import (DynamicBatchNorm2d, DynamicDepthwiseConv2d, DynamicMBConv,

@@ -51,7 +51,7 @@ BUDGETS: dict[str, SearchBudget] = {
                           ("torch-1thread", "onnxruntime")),
     # minutes on 2 CPU cores, measured once then cached: 126 evaluations of ~2 s (1,000 validation
     # images after recalibration on 4 x 256 training images); OFA's search settings; two runtimes
-    "laptop": SearchBudget("laptop", "laptop", 100, 4, 16, 100, 25, 10, 8, 15, 100, 500, 5,
+    "laptop": SearchBudget("laptop", "laptop", 100, 4, 16, 100, 25, 10, 12, 15, 100, 500, 5,
                            ("torch-1thread", "onnxruntime")),
     # the gpu space and its own supernet, more pairs on all 5,000 validation images; CUDA if present
     "gpu": SearchBudget("gpu", "gpu", None, 10, 16, 400, 80, 20, 12, 30, 100, 500, 10,
@@ -124,6 +124,16 @@ class LatencyModel:
     calib_ms: np.ndarray  # their measured medians
     calib_s: float  # time the calibration measurements took (now)
 
+    def fit_mape(self) -> dict[str, float]:
+        """Mean absolute % error on the calibration subnets (in sample) of the plain table sum and
+        of the model the search uses."""
+        if not self.calib_archs:
+            return {}
+        plain = self.table.predict_batch(self.calib_archs)
+        model = self.model.predict(self.calib_archs)
+        return {name: float(100 * np.mean(np.abs(p / self.calib_ms - 1))) for name, p in
+                (("sum", plain), ("model", model))}
+
     @property
     def build_s(self) -> float:
         """Time the table took to build (recorded in it when it was measured)."""
@@ -177,6 +187,7 @@ class Remeasured:
     predicted_ms: float  # the search's latency model
     measured_ms: float  # median end to end on the target, batch 1
     iqr_ms: float  # its inter-quartile range
+    val_acc: float | None = None  # the same subnet on the pairs' validation images (None: not measured)
 
     @property
     def meets_limit(self) -> bool:
@@ -184,16 +195,19 @@ class Remeasured:
 
     def row(self) -> str:
         limit = "-" if self.limit_ms is None else f"{self.limit_ms:7.3f}"
-        return (f"{self.target:18s} limit {limit} ms  predicted {self.predicted_ms:7.3f} ms  measured "
-                f"{self.measured_ms:7.3f} ms (IQR {self.iqr_ms:.3f}) {'meets' if self.meets_limit else 'MISSES'}"
-                f"   acc predicted {100 * self.predicted_acc:5.2f} %  {self.split} {100 * self.measured_acc:5.2f} %")
+        val = "" if self.val_acc is None else f"  val {100 * self.val_acc:5.2f} %"
+        return (f"{self.target:19s} limit {limit} ms  predicted {self.predicted_ms:6.3f}  measured "
+                f"{self.measured_ms:6.3f} ms (IQR {self.iqr_ms:.3f}) {'meets ' if self.meets_limit else 'MISSES'}"
+                f"  acc predicted {100 * self.predicted_acc:5.2f} %{val}  {self.split} {100 * self.measured_acc:5.2f} %")
 
 
 def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc: float,
               predicted_ms: float, limit_ms: float | None = None, recal_batches: int = 10,
-              seed: int = 0, repeats: int = 15, split: str = "test") -> Remeasured:
+              seed: int = 0, repeats: int = 15, split: str = "test", val_data=None) -> Remeasured:
     """Evaluate ``arch`` of supernet ``net`` on ``eval_data`` (after BN recalibration on
-    ``train_data``) and measure its latency on ``target`` (static net, batch 1)."""
+    ``train_data``) and measure its latency on ``target`` (static net, batch 1). With
+    ``val_data`` (the images the accuracy pairs were measured on), also its accuracy there: the
+    predictor's own error, apart from the shift between the validation and test splits."""
     from ..blocks import build_net
     from ..latency import get_target, measure_latency
     from .shrink import evaluate_subnet
@@ -201,8 +215,9 @@ def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc
     acc = evaluate_subnet(net, arch, train_data, eval_data, recal_batches, seed=seed)
     tgt = get_target(target)
     res = measure_latency(build_net(net.space, arch), repeats=repeats, target=tgt)
+    val = None if val_data is None else evaluate_subnet(net, arch, train_data, val_data, recal_batches, seed=seed)
     return Remeasured(arch, tgt.name, limit_ms, float(predicted_acc), float(acc), split, len(eval_data),
-                      float(predicted_ms), res.median_ms, res.iqr_ms)
+                      float(predicted_ms), res.median_ms, res.iqr_ms, val)
 
 
 def arch_differences(archs: dict[str, Arch]) -> str:
