@@ -429,3 +429,16 @@ def test_the_gpu_space_searches_too(tmp_path):
                             n_test=2, n_repeats=0, recal_batches=1, batch_size=16, progress=False,
                             path=tmp_path / "gpu.json")
     assert len(data.archs) == 4 and data.archs[0] == gpu.smallest()
+
+
+def test_robust_calibration_ignores_an_outlier():
+    from hwnas_lab.ofa.specialise import robust_calibration
+    from hwnas_lab.predictors import CalibratedSum
+
+    table = synthetic_table()
+    archs = [SPACE.sample(i) for i in range(12)]
+    ms = 1.5 * table.predict_batch(archs) + 0.3
+    ms[3] *= 3  # one measurement hit by another job
+    cal = robust_calibration(CalibratedSum(table), archs, ms)
+    assert cal.scale == pytest.approx(1.5) and cal.overhead_ms == pytest.approx(0.3)
+    assert cal.predict(archs)[0] == pytest.approx(ms[0])

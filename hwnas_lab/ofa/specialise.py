@@ -7,7 +7,8 @@ This module holds what a specialisation needs around the search itself:
 
 * :data:`BUDGETS`: what each preset measures (accuracy pairs, calibration, searches);
 * :func:`latency_model`: a target's latency table (built if missing) and, optionally, its
-  sum calibrated on a few subnets measured end to end (``predictors.CalibratedSum``);
+  sum calibrated on a few subnets measured end to end (``predictors.CalibratedSum`` with a
+  robust Theil-Sen fit of slope and intercept);
 * :func:`remeasure`: a winner evaluated for real: test accuracy after BN recalibration and
   latency measured on the target, beside its constraint and its predictions;
 * :func:`cost_table`: specialising N targets by search against training N networks.
@@ -158,7 +159,7 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
         archs = archs[:calib_archs]
         ms = np.array([r.median_ms for r in measure_archs(space, archs, tgt, repeats=repeats,
                                                           progress=progress)])
-        model = CalibratedSum(table).fit(archs, ms)
+        model = robust_calibration(CalibratedSum(table), archs, ms)
     return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
 
 
@@ -170,6 +171,21 @@ def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
     low = efficiency.minimum("latency_ms")[0]
     high = float(efficiency.latency_ms(ArchArrays.from_archs(efficiency.space, [efficiency.space.largest()]))[0])
     return [low + f * (high - low) for f in fractions]
+
+
+def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray):
+    """Set ``model`` (a ``predictors.CalibratedSum``) to ``slope * table sum + intercept`` fitted by
+    Theil-Sen (Sen, JASA 1968): the median of the pairwise slopes, then the median intercept.
+
+    A few end-to-end measurements on a shared machine carry outliers (a run hit by another
+    job); least squares with three terms follows them, medians do not.
+    """
+    x, y = model.table.predict_batch(archs), np.asarray(measured_ms, dtype=float)
+    i, j = np.triu_indices(len(x), k=1)
+    keep = np.abs(x[j] - x[i]) > 1e-9
+    slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 1.0
+    model.scale, model.per_op_ms, model.overhead_ms = slope, 0.0, float(np.median(y - slope * x))
+    return model
 
 
 # ----- winners, re-measured ---------------------------------------------------------------------
