@@ -205,22 +205,29 @@ def check_constraints(efficiency, constraints: Constraints) -> None:
         raise InfeasibleError("; ".join(problems))
 
 
-def _feasible_draws(objective: "Objective", genes: Genes, make, n: int,
-                    max_rounds: int = 50) -> tuple[np.ndarray, int]:
-    """Up to ``n`` feasible rows from ``make(m)`` (m candidate rows per round); and how many were drawn."""
-    kept, have, drawn, rate = [], 0, 0, 1.0
+def _feasible_draws(objective: "Objective", genes: Genes, makers: list, rate: float = 1.0,
+                    max_rounds: int = 50) -> tuple[list[np.ndarray], int, float]:
+    """For each ``(make, n)`` in ``makers``: up to ``n`` feasible rows of ``make(m)`` (m candidate rows);
+    all kinds are checked in ONE call per round, oversampling by the expected feasible ``rate``.
+    Returns the rows per kind, how many candidates were drawn, and the last feasible rate."""
+    need = [n for _, n in makers]
+    kept: list[list[np.ndarray]] = [[] for _ in makers]
+    drawn = 0
     for _ in range(max_rounds):
-        m = int(min(max(8, 1.2 * (n - have) / rate), 100 * n + 8))
-        cand = make(m)
+        sizes = [int(min(max(8, 1.5 * k / rate), 100 * n + 8)) if k else 0 for k, (_, n) in zip(need, makers)]
+        cand = np.concatenate([make(m) for (make, _), m in zip(makers, sizes)])
         ok = objective.feasible(genes.arrays(cand))
-        drawn += m
-        rate = max(ok.mean(), 0.5 / m)
-        rows = cand[ok][:n - have]
-        kept.append(rows)
-        have += len(rows)
-        if have == n:
+        drawn += len(cand)
+        rate = max(ok.mean(), 0.5 / len(cand))
+        start = 0
+        for i, m in enumerate(sizes):
+            rows = cand[start:start + m][ok[start:start + m]][:need[i]]
+            kept[i].append(rows)
+            need[i] -= len(rows)
+            start += m
+        if not any(need):
             break
-    return (kept[0] if len(kept) == 1 else np.concatenate(kept)), drawn
+    return [k[0] if len(k) == 1 else np.concatenate(k) for k in kept], drawn, rate
 
 
 @dataclass
@@ -292,7 +299,7 @@ def evolution_search(objective: Objective, config: EvolutionConfig = EvolutionCo
     """OFA's evolutionary search, one whole population at a time as arrays (module docstring)."""
     start, rng, genes = time.perf_counter(), np.random.default_rng(seed), Genes(objective.space)
     predict = lambda g: objective.predictor.predict(genes.arrays(g))  # noqa: E731
-    pop, drawn = _feasible_draws(objective, genes, lambda m: genes.sample(m, rng), config.population)
+    (pop,), drawn, _ = _feasible_draws(objective, genes, [(lambda m: genes.sample(m, rng), config.population)])
     if len(pop) == 0:  # random draws missed a feasible corner: start from the cheapest subnets
         low = [genes.of(ArchArrays.from_archs(objective.space, [objective.minimum(n)[1]]))
                for n, _ in objective.constraints.items()]
@@ -302,18 +309,20 @@ def evolution_search(objective: Objective, config: EvolutionConfig = EvolutionCo
     acc = predict(pop)
     curve, evals, parts = [(len(pop), acc.max())], len(pop), [(pop, acc)]
     k, n_mut, n_cross = config.n_parents, config.n_mutants, config.population - config.n_mutants
+    rate = 1.0  # share of children that meet the limits: stable from one generation to the next
     for _ in range(config.generations):
         top = np.argsort(-acc, kind="stable")[:k]
         parents, parent_acc = pop[top], acc[top]
         p = len(parents)
-        mutants, d1 = _feasible_draws(objective, genes, lambda m: genes.mutate(
-            parents[rng.integers(0, p, m)], config.mutate_prob, config.r_mutate_prob, rng), n_mut)
-        crosses, d2 = _feasible_draws(objective, genes, lambda m: genes.crossover(
-            parents[rng.integers(0, p, m)], parents[rng.integers(0, p, m)], rng), n_cross)
+        (mutants, crosses), d, rate = _feasible_draws(objective, genes, [
+            (lambda m: genes.mutate(parents[rng.integers(0, p, m)], config.mutate_prob, config.r_mutate_prob,
+                                    rng), n_mut),
+            (lambda m: genes.crossover(parents[rng.integers(0, p, m)], parents[rng.integers(0, p, m)], rng),
+             n_cross)], rate)
         children = np.concatenate([mutants, crosses])
         child_acc = predict(children)
         pop, acc = np.concatenate([parents, children]), np.concatenate([parent_acc, child_acc])
-        evals, drawn = evals + len(children), drawn + d1 + d2
+        evals, drawn = evals + len(children), drawn + d
         curve.append((evals, max(curve[-1][1], child_acc.max(initial=-np.inf))))
         if keep_pool:
             parts.append((children, child_acc))
@@ -326,9 +335,10 @@ def random_search(objective: Objective, n_evals: int, seed: int = 0, batch: int 
     if n_evals < 1:
         raise ValueError(f"n_evals must be >= 1, got {n_evals}")
     start, rng, genes = time.perf_counter(), np.random.default_rng(seed), Genes(objective.space)
-    best, best_acc, curve, evals, drawn, parts = [], [], [], 0, 0, []
+    best, best_acc, curve, evals, drawn, parts, rate = [], [], [], 0, 0, [], 1.0
     while evals < n_evals:
-        cand, d = _feasible_draws(objective, genes, lambda m: genes.sample(m, rng), min(batch, n_evals - evals))
+        (cand,), d, rate = _feasible_draws(objective, genes, [(lambda m: genes.sample(m, rng),
+                                                               min(batch, n_evals - evals))], rate)
         drawn += d
         if len(cand) == 0:
             if evals == 0:
