@@ -67,7 +67,8 @@ def main() -> None:
     predictor = get_predictor(pairs)
     held = scores(predictor.predict(pairs.arrays)[pairs.test_index], pairs.acc[pairs.test_index])
     print(f"supernet {path} ({source}); accuracy data: {pairs}\n  predictor on held-out subnets: {held}"
-          + (f"\n  repeat measurement (yardstick): {noise_yardstick(pairs)}" if len(pairs.repeat_acc) > 1 else "")
+          + (f"\n  repeat measurement (yardstick): {noise_yardstick(pairs)}"
+             if len(pairs.repeat_acc) > 1 else "")
           + f"\n  (pairs took {pairs.meta['seconds_total']:.0f} s to measure)")
     targets = args.targets.split(",") if args.targets else search_targets(budget)
     models = {t: latency_model(space, t, budget.calib_archs, budget.latency_repeats) for t in targets}
@@ -76,7 +77,8 @@ def main() -> None:
 
     # ----- speed
     first = next(iter(effs))
-    objective = Objective(predictor, effs[first], Constraints(latency_ms=latency_levels(effs[first], (0.5,))[0]))
+    half = latency_levels(effs[first], (0.5,))[0]
+    objective = Objective(predictor, effs[first], Constraints(latency_ms=half))
     evolution_search(objective, EvolutionConfig(args.population, 5))  # warm-up
     start_load = load()
     runs = [evolution_search(objective, config, seed=0) for _ in range(args.repeats)]
@@ -87,7 +89,8 @@ def main() -> None:
           f"{args.population} = {runs[0].n_evals:,} evaluations; load {start_load} -> {load()}):")
     print(f"  evolution, arrays           median {np.median(times):7.3f} s  (min {min(times):.3f}, max "
           f"{max(times):.3f}; {runs[0].n_drawn:,} candidates checked)")
-    print(f"  evolution, one at a time           {slow.seconds:7.3f} s  ({slow.seconds / np.median(times):.0f}x slower)")
+    ratio = slow.seconds / np.median(times)
+    print(f"  evolution, one at a time           {slow.seconds:7.3f} s  ({ratio:.0f}x slower)")
     print(f"  random search, equal evals         {rand.seconds:7.3f} s")
 
     # ----- quality
@@ -115,13 +118,15 @@ def main() -> None:
         measured = []
         for target, limit, evo in winners:
             m = remeasure(net, evo.best, data.train, data.test, target, evo.best_acc,
-                          evo.best_metrics["latency_ms"], limit, budget.recal_batches, 0, budget.latency_repeats)
+                          evo.best_metrics["latency_ms"], limit, budget.recal_batches, 0,
+                          budget.latency_repeats)
             measured.append(m)
             print("  " + m.row())
         gap = np.array([100 * (m.predicted_acc - m.measured_acc) for m in measured])
-        print(f"  accuracy predicted - measured: mean {gap.mean():+.2f} points, mean |gap| {np.abs(gap).mean():.2f}; "
-              f"{sum(m.meets_limit for m in measured)} of {len(measured)} meet their limit, "
-              f"{sum(m.measured_ms <= 1.05 * m.limit_ms for m in measured)} within +5 %; load {load()} at the end")
+        near = sum(m.measured_ms <= 1.05 * m.limit_ms for m in measured)
+        print(f"  accuracy predicted - measured: mean {gap.mean():+.2f} points, mean |gap| "
+              f"{np.abs(gap).mean():.2f}; {sum(m.meets_limit for m in measured)} of {len(measured)} meet "
+              f"their limit, {near} within +5 %; load {load()} at the end")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import random
 
 import numpy as np
 import pytest
@@ -134,7 +133,8 @@ def feasible_any(lat, mfl, mem, limits):
 
 
 def feasible_none_as_zero(lat, mfl, mem, limits):
-    return ((lat <= (limits.latency_ms or 0)) & (mfl <= (limits.flops_m or 0)) & (mem <= (limits.memory_kb or 0)))
+    return ((lat <= (limits.latency_ms or 0)) & (mfl <= (limits.flops_m or 0))
+            & (mem <= (limits.memory_kb or 0)))
 
 
 def feasible_no_memory(lat, mfl, mem, limits):
@@ -219,7 +219,8 @@ def test_figures_and_their_bad_input():
     assert nb.search_curves(curves).axes
     with pytest.raises(ValueError):
         nb.search_curves({"evolution": []})
-    front = {"pool_ms": [1, 2, 3], "pool_acc": [0.7, 0.72, 0.71], "front_ms": [1, 2], "front_acc": [0.7, 0.72],
+    front = {"pool_ms": [1, 2, 3], "pool_acc": [0.7, 0.72, 0.71], "front_ms": [1, 2],
+             "front_acc": [0.7, 0.72],
              "winners": [{"predicted_ms": 2, "predicted_acc": 0.72, "measured_ms": 2.1, "measured_acc": 0.71,
                           "limit_ms": 2.2}]}
     assert len(nb.target_fronts({"a": front, "b": front}).axes) == 2
@@ -250,10 +251,11 @@ def context():
               for name, scale in (("torch-1thread", 1.0), ("torch-2threads", 0.6))}
     eff = {t: Efficiency(SPACE, table) for t, table in tables.items()}
     fronts = {t: {"pool_ms": [e.minimum("latency_ms")[0], 20.0], "pool_acc": [0.6, 0.7],
-                  "front_ms": [e.minimum("latency_ms")[0], 20.0], "front_acc": [0.6, 0.7]} for t, e in eff.items()}
+                  "front_ms": [e.minimum("latency_ms")[0], 20.0], "front_acc": [0.6, 0.7]}
+              for t, e in eff.items()}
     torch.manual_seed(0)
-    return nb.SearchContext(OFASupernet(SPACE).eval(), tiny_data(32), tiny_data(16, 1), Predictor(), eff, fronts,
-                            EvolutionConfig(20, 5), recal_batches=1, repeats=2)
+    return nb.SearchContext(OFASupernet(SPACE).eval(), tiny_data(32), tiny_data(16, 1), Predictor(), eff,
+                            fronts, EvolutionConfig(20, 5), recal_batches=1, repeats=2)
 
 
 def test_search_report_and_panel():
@@ -271,6 +273,7 @@ def test_search_report_and_panel():
     panel.target.value = "torch-2threads"  # the slider moves into the new target's range
     lo, hi = panel.ranges["torch-2threads"]
     assert panel.limit.min == pytest.approx(lo) and panel.limit.max == pytest.approx(hi)
-    assert panel.report.target == "torch-2threads" and panel.report.result.best_metrics["latency_ms"] <= panel.limit.value
+    assert panel.report.target == "torch-2threads"
+    assert panel.report.result.best_metrics["latency_ms"] <= panel.limit.value
     panel.limit.value = panel.limit.min
     assert panel.report.limit_ms == pytest.approx(lo)

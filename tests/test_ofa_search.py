@@ -3,7 +3,6 @@ search, specialisation helpers, the ``ofa search`` command and its bad-input mes
 
 import itertools
 import json
-import random
 
 import numpy as np
 import pytest
@@ -32,7 +31,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def synthetic_table(space=SPACE) -> LatencyTable:
     """A latency table whose entries grow with each operator's work (no measurement)."""
-    return LatencyTable(space, "synthetic", {s.signature: 0.01 + s.macs / 2e6 for s in space.all_layer_specs()})
+    entries = {s.signature: 0.01 + s.macs / 2e6 for s in space.all_layer_specs()}
+    return LatencyTable(space, "synthetic", entries)
 
 
 class LinearPredictor:
@@ -72,7 +72,8 @@ def test_sample_mutate_crossover_give_valid_archs_and_keep_skipped_slots():
     D = SPACE.max_depth
     skipped = np.arange(SPACE.n_slots) % D >= 2
     assert abs(changed[:, skipped].mean() - 1 / 3) < 0.03 and abs(changed[:, ~skipped].mean() - 1 / 3) < 0.03
-    assert abs((child.d != shallow.d).mean() - 1 / 3) < 0.03 and abs((child.r != shallow.r).mean() - 1 / 3) < 0.05
+    assert abs((child.d != shallow.d).mean() - 1 / 3) < 0.03
+    assert abs((child.r != shallow.r).mean() - 1 / 3) < 0.05
     assert np.array_equal(mutate_batch(SPACE, shallow, 0.0, 0.0, rng).ks, shallow.ks)
     # the resolution has its own probability (OFA: 0.5 against 0.1)
     only_r = mutate_batch(SPACE, shallow, 0.0, 1.0, rng)
@@ -175,7 +176,8 @@ def test_feasible_combines_every_given_limit_inclusively():
     lat, mfl, mem = np.array([1.0, 2.0, 3.0]), np.array([5.0, 50.0, 5.0]), np.array([10.0, 10.0, 99.0])
     assert feasible(lat, mfl, mem, Constraints(latency_ms=2.0)).tolist() == [True, True, False]
     assert feasible(lat, mfl, mem, Constraints(latency_ms=3.0, flops_m=5.0)).tolist() == [True, False, True]
-    assert feasible(lat, mfl, mem, Constraints(memory_kb=10.0, latency_ms=9.0)).tolist() == [True, True, False]
+    both = Constraints(memory_kb=10.0, latency_ms=9.0)
+    assert feasible(lat, mfl, mem, both).tolist() == [True, True, False]
     assert feasible(lat, mfl, mem, Constraints()).all()
     with pytest.raises(ValueError, match="no memory_kb values"):
         feasible(lat, mfl, None, Constraints(memory_kb=10.0))
@@ -233,7 +235,8 @@ def test_loop_version_is_the_same_search():
     fast, slow = evolution_search(obj, config, seed=1), evolution_search_loop(obj, config, seed=1)
     assert slow.n_evals == fast.n_evals
     for r in (fast, slow):
-        assert r.best_metrics["latency_ms"] <= obj.constraints.latency_ms and r.best_metrics["memory_kb"] <= 300
+        assert r.best_metrics["latency_ms"] <= obj.constraints.latency_ms
+        assert r.best_metrics["memory_kb"] <= 300
     start = random_search(obj, 20, seed=1).best_acc
     assert fast.best_acc > start and slow.best_acc > start
 
@@ -354,7 +357,8 @@ def test_cost_table_and_training_costs():
     assert rows == [(1, 1110.0, 300.0), (10, 1200.0, 3000.0)]
     with pytest.raises(ValueError, match="per_target_s"):
         cost_table(1.0, 1.0, 1.0, float("nan"))
-    ckpt = {"elapsed_s": 50.0, "history": [{"phase_index": 0, "epoch_s": 10.0}, {"phase_index": 0, "epoch_s": 12.0},
+    ckpt = {"elapsed_s": 50.0, "history": [{"phase_index": 0, "epoch_s": 10.0},
+                                          {"phase_index": 0, "epoch_s": 12.0},
                                           {"phase_index": 1, "epoch_s": 9.0}]}
     assert training_costs(ckpt) == {"supernet_s": 50.0, "single_s": 22.0, "single_epochs": 2}
     with pytest.raises(ValueError, match="no training log"):
@@ -410,8 +414,9 @@ def test_command_runs_a_smoke_search(notebook_env, monkeypatch, capsys, tmp_path
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(specialise, "latency_model", fake_latency_model)
     low = synthetic_table().predict(SPACE.smallest())
-    code = cli.main(["ofa", "search", "--preset", "smoke", "--latency-ms", f"{2 * low:.3f}", "--memory-kb", "300",
-                     "--generations", "10", "--population", "20", "--json", "--no-progress"])
+    code = cli.main(["ofa", "search", "--preset", "smoke", "--latency-ms", f"{2 * low:.3f}",
+                     "--memory-kb", "300", "--generations", "10", "--population", "20", "--json",
+                     "--no-progress"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and out["predicted"]["latency_ms"] <= 2 * low and out["predicted"]["memory_kb"] <= 300
     arch = Arch.from_dict(out["arch"]).validate(SPACE)
@@ -421,12 +426,13 @@ def test_command_runs_a_smoke_search(notebook_env, monkeypatch, capsys, tmp_path
 
 def test_the_gpu_space_searches_too(tmp_path):
     gpu = get_space("gpu")
-    obj = Objective(LinearPredictor(gpu), Efficiency(gpu, synthetic_table(gpu)), Constraints(memory_kb=1500.0))
+    obj = Objective(LinearPredictor(gpu), Efficiency(gpu, synthetic_table(gpu)),
+                    Constraints(memory_kb=1500.0))
     evo = evolution_search(obj, EvolutionConfig(population=16, generations=5), seed=0)
     assert evo.best.validate(gpu) and evo.best_metrics["memory_kb"] <= 1500.0
     torch.manual_seed(0)
-    data = collect_accuracy(OFASupernet(gpu).eval(), tiny_data(32), tiny_data(8, 1), "g", n_random=3, n_extremes=1,
-                            n_test=2, n_repeats=0, recal_batches=1, batch_size=16, progress=False,
+    data = collect_accuracy(OFASupernet(gpu).eval(), tiny_data(32), tiny_data(8, 1), "g", n_random=3,
+                            n_extremes=1, n_test=2, n_repeats=0, recal_batches=1, batch_size=16, progress=False,
                             path=tmp_path / "gpu.json")
     assert len(data.archs) == 4 and data.archs[0] == gpu.smallest()
 

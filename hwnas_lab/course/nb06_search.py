@@ -62,14 +62,15 @@ def check_variation(mutate: Callable, crossover: Callable) -> None:
         parents = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(12)]
         for i, p in enumerate(parents):
             for prob in (0.1, 0.5, 1.0):
-                _valid(f"mutate(prob={prob})", _call("mutate", mutate, space, p, prob, random.Random(i)), space)
+                child = _call("mutate", mutate, space, p, prob, random.Random(i))
+                _valid(f"mutate(prob={prob})", child, space)
             if _call("mutate", mutate, space, p, 0.0, random.Random(i)) != p:
                 raise AssertionError("with prob=0 the child must equal its parent: redraw a value only "
                                      "when rng.random() < prob")
         # a shallow parent: half of its slots are skipped, and they must mutate like the others
         parent = Arch(space.smallest().ks, space.largest().e, space.smallest().d, space.smallest().r)
-        children = [_valid("mutate", _call("mutate", mutate, space, parent, 0.5, random.Random(1000 + i)), space)
-                    for i in range(300)]
+        children = [_valid("mutate", _call("mutate", mutate, space, parent, 0.5, random.Random(1000 + i)),
+                           space) for i in range(300)]
         for what, rate in _change_rates(parent, children).items():
             if rate > 0.6:
                 raise AssertionError(f"{100 * rate:.0f} % of {what} values changed at prob=0.5: you redraw "
@@ -88,10 +89,11 @@ def check_variation(mutate: Callable, crossover: Callable) -> None:
             for i in range(20):
                 c = _valid("crossover", _call("crossover", crossover, space, x, y, random.Random(i)), space)
                 for name in ("ks", "e", "d"):
-                    for pos, (v, u, w) in enumerate(zip(getattr(c, name), getattr(x, name), getattr(y, name))):
+                    values = zip(getattr(c, name), getattr(x, name), getattr(y, name))
+                    for pos, (v, u, w) in enumerate(values):
                         if v not in (u, w):
-                            raise AssertionError(f"child.{name}[{pos}] = {v} is in neither parent ({u}, {w}): "
-                                                 "each value comes from one parent, at the same position")
+                            raise AssertionError(f"child.{name}[{pos}] = {v} is in neither parent ({u}, {w}):"
+                                                 " each value comes from one parent, at the same position")
                 if c.r not in (x.r, y.r):
                     raise AssertionError(f"child.r = {c.r} is in neither parent ({x.r}, {y.r})")
         if _call("crossover", crossover, space, parents[5], parents[5], random.Random(0)) != parents[5]:
@@ -103,8 +105,8 @@ def check_variation(mutate: Callable, crossover: Callable) -> None:
             raise AssertionError(f"{100 * from_a.mean():.0f} % of the child's ks values came from parent a: "
                                  "take each value from a or b at random (probability 1/2 each)")
         if np.mean(from_a.all(1) | (~from_a).all(1)) > 0.2:
-            raise AssertionError("a child takes all of its ks from one parent: pick each VALUE independently, "
-                                 "not whole fields")
+            raise AssertionError("a child takes all of its ks from one parent: pick each VALUE "
+                                 "independently, not whole fields")
         if not 0.3 < from_a[:, skipped].mean() < 0.7:
             raise AssertionError("slots beyond a's depth were not crossed over like the others: the child's "
                                  "depth may come from b, which runs them")
@@ -131,7 +133,8 @@ def check_feasibility(feasible_mask: Callable) -> None:
             try:
                 got = np.asarray(feasible_mask(lat.copy(), mfl.copy(), mem.copy(), limits))
             except TypeError as err:
-                raise AssertionError(f"{what} ({limits}): {err}. A limit of None means no limit: skip it") from None
+                raise AssertionError(f"{what} ({limits}): {err}. A limit of None means no limit: "
+                                     "skip it") from None
             want = feasible(lat, mfl, mem, limits)
             if got.shape != want.shape or got.dtype != bool:
                 raise AssertionError(f"return a boolean array with one entry per subnet ({len(lat)}), got "
@@ -187,7 +190,8 @@ def check_generation(evolve_one_generation: Callable) -> None:
     order = np.argsort(-fitness, kind="stable")
     best, worst = {pop[i] for i in order[:k]}, {pop[i] for i in order[-k:]}
     with exercise("evolve_one_generation"):
-        out = evolve_one_generation(list(pop), fitness.copy(), space, feasible, random.Random(0), 0.25, 0.5, 0.1)
+        out = evolve_one_generation(list(pop), fitness.copy(), space, feasible, random.Random(0), 0.25, 0.5,
+                                    0.1)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise AssertionError("return a tuple (parents, children) of two lists of Arch")
         parents, children = list(out[0]), list(out[1])
@@ -207,12 +211,12 @@ def check_generation(evolve_one_generation: Callable) -> None:
             raise AssertionError(f"{int((~feasible(children)).sum())} children break the constraint: discard "
                                  "such a child and draw another")
         # mutate_prob 0: a mutant is a copy of its parent; only the parents may be copied
-        copies = evolve_one_generation(list(pop), fitness.copy(), space, feasible, random.Random(1), 0.25, 1.0,
-                                       0.0)[1]
+        copies = evolve_one_generation(list(pop), fitness.copy(), space, feasible, random.Random(1), 0.25,
+                                       1.0, 0.0)[1]
         strangers = [c for c in copies if c not in best]
         if strangers:
-            raise AssertionError(f"with mutate_prob=0 and only mutation, {len(strangers)} children are not copies "
-                                 "of a parent: mutate the PARENTS, not any member of the population")
+            raise AssertionError(f"with mutate_prob=0 and only mutation, {len(strangers)} children are not "
+                                 "copies of a parent: mutate the PARENTS, not any member of the population")
         mixed = evolve_one_generation(list(pop), fitness.copy(), space, feasible, random.Random(2), 0.25, 0.5,
                                       0.0)[1]
         n_copies = sum(c in best for c in mixed)
@@ -310,8 +314,8 @@ def target_fronts(fronts: dict, title: str = "one supernet, one front per target
                     label="winner, predicted" if j == 0 else None)
             ax.plot(w["measured_ms"], 100 * w["measured_acc"], "s", mfc="none", mec="C3", ms=7,
                     label="winner, re-measured (test)" if j == 0 else None)
-            ax.plot([w["predicted_ms"], w["measured_ms"]], [100 * w["predicted_acc"], 100 * w["measured_acc"]],
-                    color="C3", lw=0.6)
+            ax.plot([w["predicted_ms"], w["measured_ms"]],
+                    [100 * w["predicted_acc"], 100 * w["measured_acc"]], color="C3", lw=0.6)
             if w.get("limit_ms") is not None:
                 ax.axvline(w["limit_ms"], color="C1", ls=":", lw=0.8)
         ax.set_title(target, fontsize=10)
@@ -353,7 +357,8 @@ class SearchReport:
         r, m = self.result, self.measured
         rows = [("architecture", html.escape(str(r.best))),
                 ("search", f"{r.n_evals:,} predictions in {r.seconds:.2f} s"),
-                ("predicted", f"{100 * r.best_acc:.2f} % (validation), {r.best_metrics['latency_ms']:.3f} ms, "
+                ("predicted", f"{100 * r.best_acc:.2f} % (validation), "
+                              f"{r.best_metrics['latency_ms']:.3f} ms, "
                               f"{r.best_metrics['memory_kb']:.0f} kB peak memory")]
         if m is not None:
             verdict = "meets" if m.meets_limit else "misses"
@@ -378,7 +383,8 @@ def search_report(ctx: SearchContext, target: str, limit_ms: float, measure: boo
     measured = None
     if measure:
         measured = remeasure(ctx.net, result.best, ctx.train_data, ctx.test_data, target, result.best_acc,
-                             result.best_metrics["latency_ms"], limit_ms, ctx.recal_batches, seed, ctx.repeats)
+                             result.best_metrics["latency_ms"], limit_ms, ctx.recal_batches, seed,
+                             ctx.repeats)
     return SearchReport(target, float(limit_ms), result, measured)
 
 
@@ -396,12 +402,13 @@ class SearchPanel:
                        for t, e in ctx.efficiencies.items()}
         self.target = W.ToggleButtons(options=targets, value=targets[0], description="target")
         lo, hi = self.ranges[targets[0]]
-        self.limit = W.FloatSlider(value=lo + start_fraction * (hi - lo), min=lo, max=hi, step=(hi - lo) / 100,
-                                   description="latency <=", readout_format=".3f", continuous_update=False,
+        self.limit = W.FloatSlider(value=lo + start_fraction * (hi - lo), min=lo, max=hi,
+                                   step=(hi - lo) / 100, description="latency <=", readout_format=".3f",
+                                   continuous_update=False,
                                    layout=W.Layout(width="420px"), style={"description_width": "80px"})
         self.out, self.plot = W.HTML(), W.Output()
-        self.widget = W.VBox([W.HTML("<b>Specialise the supernet</b>: pick a target and a latency limit (ms)"),
-                              self.target, self.limit, self.out, self.plot])
+        title = W.HTML("<b>Specialise the supernet</b>: pick a target and a latency limit (ms)")
+        self.widget = W.VBox([title, self.target, self.limit, self.out, self.plot])
         self.target.observe(self._retarget, names="value")
         self.limit.observe(self.update, names="value")
         self.report: SearchReport | None = None

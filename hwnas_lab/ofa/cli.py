@@ -101,7 +101,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..data import load_cifar10
     from .accuracy import collect_accuracy, file_digest, get_predictor, noise_yardstick, scores
     from .efficiency import Efficiency
-    from .search import Constraints, EvolutionConfig, Objective, benchmark, check_constraints, evolution_search
+    from .search import (Constraints, EvolutionConfig, Objective, benchmark, check_constraints,
+                         evolution_search)
     from .shrink import load_checkpoint, load_supernet
     from .specialise import find_search_supernet, get_budget, latency_model, remeasure
 
@@ -199,13 +200,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--target", default="torch-1thread",
                     help="latency target: torch-1thread, torch-allthreads, onnxruntime, cuda, ...")
     se.add_argument("--latency-ms", type=float, default=None, help="latency limit on the target (ms)")
-    se.add_argument("--memory-kb", type=float, default=None, help="peak activation memory limit (kB, float32)")
+    se.add_argument("--memory-kb", type=float, default=None,
+                    help="peak activation memory limit (kB, float32)")
     se.add_argument("--flops-m", type=float, default=None, help="FLOPs limit (millions)")
     se.add_argument("--preset", default=None, help="data and budget preset (default: the checkpoint's)")
     se.add_argument("--generations", type=int, default=500, help="evolution generations (OFA: 500)")
     se.add_argument("--population", type=int, default=100, help="population (OFA: 100)")
     se.add_argument("--calibrate", type=int, default=None,
-                    help="subnets measured to calibrate the table's sum (default: the preset's; 0: plain sum)")
+                    help="subnets measured to calibrate the table's sum (default: the preset's; "
+                    "0: plain sum)")
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--no-measure", action="store_true", help="skip re-measuring the winner")
     se.add_argument("--benchmark", action="store_true",

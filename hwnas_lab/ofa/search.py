@@ -198,9 +198,9 @@ def check_constraints(efficiency, constraints: Constraints) -> None:
         if limit < low:
             what, unit = LIMITS[name]
             where = f" on {efficiency.target}" if name == "latency_ms" else ""
-            problems.append(f"{what} limit {limit:g} {unit} is below the smallest {what} of any subnet of "
-                            f"space {efficiency.space.name!r}{where}: {low:.4g} {unit} ({arch}); the smallest "
-                            f"feasible value is {low:.4g} {unit}")
+            problems.append(f"{what} limit {limit:g} {unit} is below the smallest {what} of any subnet "
+                            f"of space {efficiency.space.name!r}{where}: {low:.4g} {unit} ({arch}); the "
+                            f"smallest feasible value is {low:.4g} {unit}")
     if problems:
         raise InfeasibleError("; ".join(problems))
 
@@ -299,7 +299,8 @@ def evolution_search(objective: Objective, config: EvolutionConfig = EvolutionCo
     """OFA's evolutionary search, one whole population at a time as arrays (module docstring)."""
     start, rng, genes = time.perf_counter(), np.random.default_rng(seed), Genes(objective.space)
     predict = lambda g: objective.predictor.predict(genes.arrays(g))  # noqa: E731
-    (pop,), drawn, _ = _feasible_draws(objective, genes, [(lambda m: genes.sample(m, rng), config.population)])
+    sample = (lambda m: genes.sample(m, rng), config.population)
+    (pop,), drawn, _ = _feasible_draws(objective, genes, [sample])
     if len(pop) == 0:  # random draws missed a feasible corner: start from the cheapest subnets
         low = [genes.of(ArchArrays.from_archs(objective.space, [objective.minimum(n)[1]]))
                for n, _ in objective.constraints.items()]
@@ -367,7 +368,8 @@ def evolution_search_loop(objective: Objective, config: EvolutionConfig = Evolut
     from ..blocks import arch_flops
     from .efficiency import BYTES_PER_ELEMENT, BYTES_PER_KB, peak_elements
 
-    start, rng, space, limits = time.perf_counter(), random.Random(seed), objective.space, objective.constraints
+    start, rng = time.perf_counter(), random.Random(seed)
+    space, limits = objective.space, objective.constraints
     lat = objective.efficiency.latency
     drawn = 0
 
@@ -380,7 +382,8 @@ def evolution_search_loop(objective: Objective, config: EvolutionConfig = Evolut
             elif name == "flops_m":
                 value = arch_flops(space, arch) / 1e6
             else:
-                value = max(peak_elements(s) for s in space.layer_specs(arch)) * BYTES_PER_ELEMENT / BYTES_PER_KB
+                peak = max(peak_elements(s) for s in space.layer_specs(arch))
+                value = peak * BYTES_PER_ELEMENT / BYTES_PER_KB
             if value > limit:
                 return False
         return True

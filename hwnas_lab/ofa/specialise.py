@@ -88,7 +88,8 @@ def find_search_supernet(preset: str) -> tuple[Path, str]:
         raise FileNotFoundError(
             f"no trained supernet for preset {which!r} (space of that preset): train one with "
             f"`python -m hwnas_lab ofa train --preset {which} --out {run_dir(which)}` (on a GPU for "
-            "'gpu': days on a CPU), or pass a checkpoint: `python -m hwnas_lab ofa search --supernet CKPT ...`")
+            "'gpu': days on a CPU), or pass a checkpoint: "
+            "`python -m hwnas_lab ofa search --supernet CKPT ...`")
     return path, source
 
 
@@ -169,7 +170,8 @@ def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
     from ..lut import ArchArrays
 
     low = efficiency.minimum("latency_ms")[0]
-    high = float(efficiency.latency_ms(ArchArrays.from_archs(efficiency.space, [efficiency.space.largest()]))[0])
+    largest = ArchArrays.from_archs(efficiency.space, [efficiency.space.largest()])
+    high = float(efficiency.latency_ms(largest)[0])
     return [low + f * (high - low) for f in fractions]
 
 
@@ -212,9 +214,10 @@ class Remeasured:
     def row(self) -> str:
         limit = "-" if self.limit_ms is None else f"{self.limit_ms:7.3f}"
         val = "" if self.val_acc is None else f"  val {100 * self.val_acc:5.2f} %"
+        verdict = "meets " if self.meets_limit else "MISSES"
         return (f"{self.target:19s} limit {limit} ms  predicted {self.predicted_ms:6.3f}  measured "
-                f"{self.measured_ms:6.3f} ms (IQR {self.iqr_ms:.3f}) {'meets ' if self.meets_limit else 'MISSES'}"
-                f"  acc predicted {100 * self.predicted_acc:5.2f} %{val}  {self.split} {100 * self.measured_acc:5.2f} %")
+                f"{self.measured_ms:6.3f} ms (IQR {self.iqr_ms:.3f}) {verdict}  acc predicted "
+                f"{100 * self.predicted_acc:5.2f} %{val}  {self.split} {100 * self.measured_acc:5.2f} %")
 
 
 def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc: float,
@@ -231,7 +234,8 @@ def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc
     acc = evaluate_subnet(net, arch, train_data, eval_data, recal_batches, seed=seed)
     tgt = get_target(target)
     res = measure_latency(build_net(net.space, arch), repeats=repeats, target=tgt)
-    val = None if val_data is None else evaluate_subnet(net, arch, train_data, val_data, recal_batches, seed=seed)
+    val = (None if val_data is None
+           else evaluate_subnet(net, arch, train_data, val_data, recal_batches, seed=seed))
     return Remeasured(arch, tgt.name, limit_ms, float(predicted_acc), float(acc), split, len(eval_data),
                       float(predicted_ms), res.median_ms, res.iqr_ms, val)
 
@@ -254,9 +258,10 @@ def training_costs(ckpt: dict) -> dict:
     history = ckpt.get("history") or []
     if not history or "elapsed_s" not in ckpt:
         raise ValueError("the checkpoint has no training log (history, elapsed_s): cannot read its costs")
-    single = sum(row.get("epoch_s", row.get("train_s", 0.0)) for row in history if row.get("phase_index") == 0)
+    first = [row for row in history if row.get("phase_index") == 0]
+    single = sum(row.get("epoch_s", row.get("train_s", 0.0)) for row in first)
     return {"supernet_s": float(ckpt["elapsed_s"]), "single_s": float(single),
-            "single_epochs": sum(1 for row in history if row.get("phase_index") == 0)}
+            "single_epochs": len(first)}
 
 
 def cost_table(supernet_s: float, single_s: float, once_s: float, per_target_s: float,
