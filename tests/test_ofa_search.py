@@ -432,8 +432,8 @@ def test_the_gpu_space_searches_too(tmp_path):
     assert evo.best.validate(gpu) and evo.best_metrics["memory_kb"] <= 1500.0
     torch.manual_seed(0)
     data = collect_accuracy(OFASupernet(gpu).eval(), tiny_data(32), tiny_data(8, 1), "g", n_random=3,
-                            n_extremes=1, n_test=2, n_repeats=0, recal_batches=1, batch_size=16, progress=False,
-                            path=tmp_path / "gpu.json")
+                            n_extremes=1, n_test=2, n_repeats=0, recal_batches=1, batch_size=16,
+                            progress=False, path=tmp_path / "gpu.json")
     assert len(data.archs) == 4 and data.archs[0] == gpu.smallest()
 
 
