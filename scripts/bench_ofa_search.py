@@ -36,7 +36,7 @@ from hwnas_lab.ofa.efficiency import Efficiency
 from hwnas_lab.ofa.search import (Constraints, EvolutionConfig, Objective, evolution_search,
                                   evolution_search_loop, random_search)
 from hwnas_lab.ofa.specialise import (get_budget, get_search_supernet, latency_levels, latency_model,
-                                      remeasure, search_targets)
+                                      remeasure_many, search_targets)
 
 
 def load() -> str:
@@ -64,14 +64,15 @@ def main() -> None:
     val = data.val if budget.eval_per_class is None else data.val.subset(budget.eval_per_class, 0)
     pairs = collect_accuracy(net, data.train, val, file_digest(path), budget.n_random, budget.n_extremes,
                              budget.n_test, budget.n_repeats, budget.recal_batches, seed=0, progress=False)
-    predictor = get_predictor(pairs)
+    predictor = get_predictor(pairs, steps=budget.predictor_steps)
     held = scores(predictor.predict(pairs.arrays)[pairs.test_index], pairs.acc[pairs.test_index])
     print(f"supernet {path} ({source}); accuracy data: {pairs}\n  predictor on held-out subnets: {held}"
           + (f"\n  repeat measurement (yardstick): {noise_yardstick(pairs)}"
              if len(pairs.repeat_acc) > 1 else "")
           + f"\n  (pairs took {pairs.meta['seconds_total']:.0f} s to measure)")
     targets = args.targets.split(",") if args.targets else search_targets(budget)
-    models = {t: latency_model(space, t, budget.calib_archs, budget.latency_repeats) for t in targets}
+    models = {t: latency_model(space, t, budget.calib_archs, budget.latency_repeats,
+                               rounds=budget.latency_rounds) for t in targets}
     effs = {m.target: Efficiency(space, m.model, m.target) for m in models.values()}
     config = EvolutionConfig(args.population, args.generations)
 
@@ -113,14 +114,15 @@ def main() -> None:
 
     # ----- winners re-measured
     if not args.no_remeasure:
-        print(f"\nwinners re-measured (test split, {len(data.test)} images; latency median of "
-              f"{budget.latency_repeats}; load {load()}):")
-        measured = []
-        for target, limit, evo in winners:
-            m = remeasure(net, evo.best, data.train, data.test, target, evo.best_acc,
-                          evo.best_metrics["latency_ms"], limit, budget.recal_batches, 0,
-                          budget.latency_repeats)
-            measured.append(m)
+        print(f"\nwinners re-measured (test split, {len(data.test)} images; latency: least disturbed of "
+              f"{budget.latency_rounds} interleaved rounds of {budget.latency_repeats} samples; "
+              f"load {load()}):")
+        items = [(evo.best, target, evo.best_acc, evo.best_metrics["latency_ms"], limit)
+                 for target, limit, evo in winners]
+        measured = remeasure_many(net, items, data.train, data.test,
+                                  budget.recal_batches, 0, budget.latency_repeats, budget.latency_rounds,
+                                  val_data=val)
+        for m in measured:
             print("  " + m.row())
         gap = np.array([100 * (m.predicted_acc - m.measured_acc) for m in measured])
         near = sum(m.measured_ms <= 1.05 * m.limit_ms for m in measured)

@@ -377,7 +377,7 @@ def test_budgets_and_a_missing_gpu_supernet(tmp_path, monkeypatch):
 
 
 # ----- the command ----------------------------------------------------------------------------------
-def fake_latency_model(space, target, calib_archs=0, repeats=15, seed=0, progress=False):
+def fake_latency_model(space, target, calib_archs=0, repeats=15, seed=0, progress=False, rounds=3):
     from hwnas_lab.ofa.specialise import LatencyModel
 
     table = synthetic_table(space)
@@ -448,3 +448,19 @@ def test_robust_calibration_ignores_an_outlier():
     cal = robust_calibration(CalibratedSum(table), archs, ms)
     assert cal.scale == pytest.approx(1.5) and cal.overhead_ms == pytest.approx(0.3)
     assert cal.predict(archs)[0] == pytest.approx(ms[0])
+
+
+def test_remeasure_many_groups_targets_and_keeps_the_least_disturbed_round():
+    from hwnas_lab.ofa.specialise import measure_least_disturbed, remeasure_many
+
+    torch.manual_seed(0)
+    net = OFASupernet(SPACE).eval()
+    archs = [SPACE.smallest(), SPACE.sample(1)]
+    ms, iqr = measure_least_disturbed(SPACE, archs, "torch-1thread", rounds=2, repeats=3)
+    assert ms.shape == (2,) and np.all(ms > 0) and np.all(iqr >= 0)
+    items = [(archs[0], "torch-1thread", 0.7, 1.0, 2.0), (archs[1], "torch", 0.72, 3.0, None)]
+    out = remeasure_many(net, items, tiny_data(32), tiny_data(8, 1), recal_batches=1, repeats=3, rounds=2,
+                         val_data=tiny_data(8, 2))
+    assert [m.target for m in out] == ["torch-1thread", "torch-1thread"] and out[1].limit_ms is None
+    assert all(0 <= m.measured_acc <= 1 and 0 <= m.val_acc <= 1 and m.measured_ms > 0 for m in out)
+    assert out[1].meets_limit and out[0].predicted_ms == 1.0 and out[0].images == 8

@@ -342,6 +342,7 @@ class SearchContext:
     config: object = None  # ofa.search.EvolutionConfig of the panel's searches (None: OFA's)
     recal_batches: int = 10  # BN recalibration batches for the re-measurement
     repeats: int = 15  # latency samples for the re-measurement
+    rounds: int = 3  # latency rounds for the re-measurement (the least disturbed one kept)
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,7 @@ def search_report(ctx: SearchContext, target: str, limit_ms: float, measure: boo
     if measure:
         measured = remeasure(ctx.net, result.best, ctx.train_data, ctx.test_data, target, result.best_acc,
                              result.best_metrics["latency_ms"], limit_ms, ctx.recal_batches, seed,
-                             ctx.repeats)
+                             ctx.repeats, rounds=ctx.rounds)
     return SearchReport(target, float(limit_ms), result, measured)
 
 

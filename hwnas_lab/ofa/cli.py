@@ -115,7 +115,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     say(f"supernet {path} (space {net.space.name!r}); target {args.target}; {limits}")
     calib = budget.calib_archs if args.calibrate is None else args.calibrate
     lat = latency_model(net.space, args.target, calib, budget.latency_repeats, args.seed,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, rounds=budget.latency_rounds)
     efficiency = Efficiency(net.space, lat.model, lat.target)
     check_constraints(efficiency, limits)  # an impossible limit: say so before measuring anything
     data = load_cifar10(preset, progress=False)
@@ -123,7 +123,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     pairs = collect_accuracy(net, data.train, val, file_digest(path), budget.n_random, budget.n_extremes,
                              budget.n_test, budget.n_repeats, budget.recal_batches, seed=args.seed,
                              progress=not args.no_progress)
-    predictor = get_predictor(pairs)
+    predictor = get_predictor(pairs, steps=budget.predictor_steps)
     test = pairs.test_index
     held = scores(predictor.predict(pairs.arrays)[test], pairs.acc[test])
     say(f"accuracy data: {pairs}\npredictor on held-out subnets: {held}"
@@ -141,7 +141,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         m = remeasure(net, result.best, data.train, data.test, lat.target, result.best_acc,
                       result.best_metrics.get("latency_ms", float("nan")), args.latency_ms,
-                      budget.recal_batches, args.seed, budget.latency_repeats)
+                      budget.recal_batches, args.seed, budget.latency_repeats,
+                      rounds=budget.latency_rounds)
         out.update(measured_acc=m.measured_acc, measured_ms=m.measured_ms, measured_iqr_ms=m.iqr_ms,
                    test_images=m.images, meets_latency=m.meets_limit, remeasure_s=time.perf_counter() - t0)
         say(m.row())

@@ -40,6 +40,8 @@ class SearchBudget:
     n_repeats: int  # held-out subnets measured twice (the noise yardstick)
     calib_archs: int  # subnets measured per target to calibrate its table's sum (0: plain sum)
     latency_repeats: int  # timed samples per latency measurement (tables and re-measurement)
+    latency_rounds: int  # end-to-end measurements: interleaved rounds, the least disturbed one kept
+    predictor_steps: int  # AdamW steps fitting the accuracy predictor
     population: int  # evolution: population and children per generation (OFA: 100)
     generations: int  # evolution: generations (OFA: 500)
     seeds: int  # search curves over this many seeds
@@ -47,15 +49,15 @@ class SearchBudget:
 
 
 BUDGETS: dict[str, SearchBudget] = {
-    # seconds: a few pairs on the 100 smoke validation images, tiny searches, quick tables
-    "smoke": SearchBudget("smoke", "laptop", None, 2, 2, 10, 4, 3, 3, 3, 20, 10, 2,
-                          ("torch-1thread", "onnxruntime")),
-    # minutes on 2 CPU cores, measured once then cached: 126 evaluations of ~2 s (1,000 validation
+    # seconds: a few pairs on the 100 smoke validation images, tiny searches, two quick torch tables
+    "smoke": SearchBudget("smoke", "laptop", None, 2, 2, 8, 3, 2, 3, 3, 2, 300, 20, 10, 2,
+                          ("torch-1thread", "torch-allthreads")),
+    # minutes on 2 CPU cores, measured once then cached: 126 evaluations of ~2.5 s (1,000 validation
     # images after recalibration on 4 x 256 training images); OFA's search settings; two runtimes
-    "laptop": SearchBudget("laptop", "laptop", 100, 4, 16, 100, 25, 10, 12, 15, 100, 500, 5,
+    "laptop": SearchBudget("laptop", "laptop", 100, 4, 16, 100, 25, 10, 12, 15, 3, 1500, 100, 500, 5,
                            ("torch-1thread", "onnxruntime")),
     # the gpu space and its own supernet, more pairs on all 5,000 validation images; CUDA if present
-    "gpu": SearchBudget("gpu", "gpu", None, 10, 16, 400, 80, 20, 12, 30, 100, 500, 10,
+    "gpu": SearchBudget("gpu", "gpu", None, 10, 16, 400, 80, 20, 12, 30, 3, 1500, 100, 500, 10,
                         ("torch-1thread", "onnxruntime", "cuda")),
 }
 
@@ -142,11 +144,29 @@ class LatencyModel:
         return float(self.table.meta.get("build_s", 0.0))
 
 
+def measure_least_disturbed(space: SearchSpace, archs: list[Arch], target: str, rounds: int = 3,
+                            repeats: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """End-to-end latency (median ms, batch 1) of each arch and its IQR, from the least disturbed of
+    ``rounds`` interleaved rounds (``latency.noise_floor``): on a shared machine another job only
+    ever adds time, so the lowest round median is the best estimate of the device's own latency."""
+    from ..blocks import build_net
+    from ..latency import measure_archs, noise_floor
+
+    if rounds < 2:
+        res = measure_archs(space, archs, target, repeats=repeats, progress=False)
+        return np.array([r.median_ms for r in res]), np.array([r.iqr_ms for r in res])
+    floor = noise_floor([build_net(space, a) for a in archs], target, rounds=rounds, repeats=repeats,
+                        progress=False)
+    best, cols = floor.medians_ms.argmin(0), np.arange(len(archs))
+    return floor.medians_ms[best, cols], floor.iqrs_ms[best, cols]
+
+
 def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats: int = 15,
-                  seed: int = 0, progress: bool = False) -> LatencyModel:
+                  seed: int = 0, progress: bool = False, rounds: int = 3) -> LatencyModel:
     """The target's latency table of ``space`` (cached; built or completed if needed), and its sum
-    calibrated on ``calib_archs`` random subnets measured end to end (0: the plain sum)."""
-    from ..latency import get_target, measure_archs
+    calibrated on ``calib_archs`` random subnets measured end to end (0: the plain sum), each the
+    least disturbed of ``rounds`` rounds."""
+    from ..latency import get_target
     from ..lut import get_lut
     from ..predictors import CalibratedSum
 
@@ -158,8 +178,7 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
         rng = random.Random(seed)
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calib_archs - 2)]
         archs = archs[:calib_archs]
-        ms = np.array([r.median_ms for r in measure_archs(space, archs, tgt, repeats=repeats,
-                                                          progress=progress)])
+        ms = measure_least_disturbed(space, archs, tgt.name, rounds, repeats)[0]
         model = robust_calibration(CalibratedSum(table), archs, ms)
     return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
 
@@ -220,24 +239,38 @@ class Remeasured:
                 f"{100 * self.predicted_acc:5.2f} %{val}  {self.split} {100 * self.measured_acc:5.2f} %")
 
 
-def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc: float,
-              predicted_ms: float, limit_ms: float | None = None, recal_batches: int = 10,
-              seed: int = 0, repeats: int = 15, split: str = "test", val_data=None) -> Remeasured:
-    """Evaluate ``arch`` of supernet ``net`` on ``eval_data`` (after BN recalibration on
-    ``train_data``) and measure its latency on ``target`` (static net, batch 1). With
-    ``val_data`` (the images the accuracy pairs were measured on), also its accuracy there: the
-    predictor's own error, apart from the shift between the validation and test splits."""
-    from ..blocks import build_net
-    from ..latency import get_target, measure_latency
+def remeasure_many(net, items: list[tuple], train_data, eval_data, recal_batches: int = 10,
+                   seed: int = 0, repeats: int = 15, rounds: int = 3, split: str = "test",
+                   val_data=None) -> list[Remeasured]:
+    """Measure searched subnets for real. ``items``: ``(arch, target, predicted_acc, predicted_ms,
+    limit_ms)``. Accuracy on ``eval_data`` after BN recalibration on ``train_data`` (and on
+    ``val_data``, the images the accuracy pairs came from, if given: the predictor's own error
+    apart from the shift between splits); latency per target with
+    :func:`measure_least_disturbed`, the subnets of one target interleaved."""
+    from ..latency import get_target
     from .shrink import evaluate_subnet
 
-    acc = evaluate_subnet(net, arch, train_data, eval_data, recal_batches, seed=seed)
-    tgt = get_target(target)
-    res = measure_latency(build_net(net.space, arch), repeats=repeats, target=tgt)
-    val = (None if val_data is None
-           else evaluate_subnet(net, arch, train_data, val_data, recal_batches, seed=seed))
-    return Remeasured(arch, tgt.name, limit_ms, float(predicted_acc), float(acc), split, len(eval_data),
-                      float(predicted_ms), res.median_ms, res.iqr_ms, val)
+    accs = [evaluate_subnet(net, it[0], train_data, eval_data, recal_batches, seed=seed) for it in items]
+    vals = [None if val_data is None else evaluate_subnet(net, it[0], train_data, val_data, recal_batches,
+                                                          seed=seed) for it in items]
+    names = [get_target(it[1]).name for it in items]
+    lat: dict[int, tuple[float, float]] = {}
+    for name in dict.fromkeys(names):
+        idx = [i for i, n in enumerate(names) if n == name]
+        ms, iqr = measure_least_disturbed(net.space, [items[i][0] for i in idx], name, rounds, repeats)
+        lat.update({i: (float(m), float(q)) for i, m, q in zip(idx, ms, iqr)})
+    return [Remeasured(arch, names[i], limit, float(p_acc), float(accs[i]), split, len(eval_data),
+                       float(p_ms), *lat[i], vals[i])
+            for i, (arch, _, p_acc, p_ms, limit) in enumerate(items)]
+
+
+def remeasure(net, arch: Arch, train_data, eval_data, target: str, predicted_acc: float,
+              predicted_ms: float, limit_ms: float | None = None, recal_batches: int = 10,
+              seed: int = 0, repeats: int = 15, split: str = "test", val_data=None,
+              rounds: int = 3) -> Remeasured:
+    """:func:`remeasure_many` of one subnet."""
+    return remeasure_many(net, [(arch, target, predicted_acc, predicted_ms, limit_ms)], train_data, eval_data,
+                          recal_batches, seed, repeats, rounds, split, val_data)[0]
 
 
 def arch_differences(archs: dict[str, Arch]) -> str:
