@@ -1,4 +1,4 @@
-"""Run presets (smoke / laptop / gpu) and the cache folder.
+"""Run presets (smoke / laptop / gpu), the cache folder, atomic writes, small validators.
 
 A preset sizes every experiment of the course: the search space, the data subset,
 epochs and measurement repeats. Notebooks read ``HWNAS_PRESET`` in their ``parameters``
@@ -17,6 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
+import torch
 
 PRESET_ENV = "HWNAS_PRESET"
 CACHE_ENV = "HWNAS_CACHE_DIR"
@@ -73,12 +76,20 @@ def cache_dir(sub: str = "") -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file beside ``path``; when the block succeeds, rename it over ``path``.
 
     A reader never sees half a file, and an interrupted write leaves the old one intact:
-    ``with atomic_path(p) as tmp: torch.save(obj, tmp)``.
+    ``with atomic_path(p) as tmp: torch.save(obj, tmp)``. The file gets the permissions a
+    plain ``open(path, "w")`` would (0666 minus the umask), so others can read what the
+    course writes in a shared class folder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +97,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum``, else a ``ValueError`` naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads (None: leave as is), then restore."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_int("threads", threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

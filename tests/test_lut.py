@@ -1,18 +1,17 @@
-"""Latency tables: build, resume, save/load, bad files, vectorised prediction, layer tables."""
+"""Latency tables: build, resume, save/load, bad files, vectorised prediction."""
 
 import json
 import random
 
 import numpy as np
 import pytest
-from torch import nn
 
-import hwnas_lab.lut as lut_mod
-from hwnas_lab.cli import main
-from hwnas_lab.latency import LatencyResult
-from hwnas_lab.lut import (ArchArrays, LatencyTable, LatencyTableWarning, LayerTable,
-                           MissingEntryError, build_lut, lut_path, network_layers, specs_of)
-from hwnas_lab.space import SPACES, Arch
+import hwnas_lab.latency.lut as lut_mod
+from hwnas_lab.arch import Arch, ArchBatch
+from hwnas_lab.latency.lut import (LatencyTable, LatencyTableWarning, MissingEntryError, get_lut,
+                                   lut_path, specs_of)
+from hwnas_lab.latency.measure import LatencyResult
+from hwnas_lab.space import SPACES
 
 CPU, GPU = SPACES["cpu"], SPACES["gpu"]
 
@@ -48,7 +47,7 @@ class FakeMeasure:
 def test_build_measures_real_entries_with_metadata(tmp_path):
     arch = CPU.sample(3)
     path = tmp_path / "t.json"
-    table = build_lut(CPU, "torch", repeats=2, warmup=1, specs=specs_of(CPU, [arch]), path=path,
+    table = get_lut(CPU, "torch", repeats=2, warmup=1, specs=specs_of(CPU, [arch]), path=path,
                       progress=False)
     assert set(table.entries) == {s.signature for s in CPU.layer_specs(arch)}
     assert all(v > 0 for v in table.entries.values())
@@ -71,11 +70,11 @@ def test_interrupted_build_keeps_finished_entries_and_resumes(monkeypatch, tmp_p
     specs = CPU.all_layer_specs()[:7]
     monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(stop_after=5))
     with pytest.raises(KeyboardInterrupt):
-        build_lut(CPU, "torch", specs=specs, path=path, save_every=100, progress=False)
+        get_lut(CPU, "torch", specs=specs, path=path, save_every=100, progress=False)
     assert len(LatencyTable.load(path).entries) == 5  # saved on the way out
     resumed = FakeMeasure()
     monkeypatch.setattr(lut_mod, "measure_layer", resumed)
-    table = build_lut(CPU, "torch", specs=specs, path=path, progress=False)
+    table = get_lut(CPU, "torch", specs=specs, path=path, progress=False)
     assert resumed.calls == 2 and len(table.entries) == 7
 
 
@@ -87,7 +86,7 @@ def test_build_saves_periodically(monkeypatch, tmp_path):
         seen.append(len(LatencyTable.load(path).entries) if path.exists() else 0)
 
     monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(on_call=on_call))
-    build_lut(CPU, "torch", specs=CPU.all_layer_specs()[:7], path=path, save_every=3, progress=False)
+    get_lut(CPU, "torch", specs=CPU.all_layer_specs()[:7], path=path, save_every=3, progress=False)
     assert seen == [0, 0, 0, 3, 3, 3, 6]
 
 
@@ -96,7 +95,7 @@ def test_predict_batch_equals_loop_and_breakdown():
     archs = [CPU.sample(i) for i in range(200)] + [CPU.smallest(), CPU.largest()]
     batch = table.predict_batch(archs)
     assert np.allclose(batch, [table.predict(a) for a in archs], rtol=1e-12)
-    assert np.allclose(table.predict_batch(ArchArrays.from_archs(CPU, archs)), batch)
+    assert np.allclose(table.predict_batch(ArchBatch.from_archs(CPU, archs)), batch)
     parts = table.breakdown(archs[0])
     assert list(parts)[0] == "stem" and list(parts)[-1] == "head"
     assert sum(parts.values()) == pytest.approx(batch[0])
@@ -120,9 +119,9 @@ def test_missing_entry_names_operator_and_command():
 
 def test_bad_archs_in_a_batch():
     with pytest.raises(ValueError, match=r"Arch.r = 30"):
-        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 16, [3] * 16, [2] * 4, 30)])
+        ArchBatch.from_archs(CPU, [CPU.largest(), Arch([3] * 16, [3] * 16, [2] * 4, 30)])
     with pytest.raises(ValueError, match="needs 16"):
-        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 20, [3] * 20, [2] * 5, 32)])
+        ArchBatch.from_archs(CPU, [CPU.largest(), Arch([3] * 20, [3] * 20, [2] * 5, 32)])
 
 
 def test_corrupt_and_truncated_files(tmp_path):
@@ -144,7 +143,7 @@ def test_table_for_another_space_is_refused(tmp_path):
     with pytest.raises(ValueError, match="built for space 'cpu'.*not for space 'gpu'"):
         LatencyTable.load(path, space=GPU)
     with pytest.raises(ValueError, match="built for space"):
-        build_lut(GPU, "torch", path=path, progress=False)
+        get_lut(GPU, "torch", path=path, progress=False)
 
 
 def test_other_machine_or_target_warns(tmp_path):
@@ -157,60 +156,3 @@ def test_other_machine_or_target_warns(tmp_path):
         LatencyTable.load(path, target="onnxruntime")
 
 
-def test_network_layers_cover_torchvision_model():
-    from torchvision.models import mobilenet_v2
-
-    model = mobilenet_v2(weights=None)
-    layers = network_layers(model, (1, 3, 32, 32))
-    n_params = sum(p.numel() for rec in layers for p in rec.module.parameters())
-    assert n_params == sum(p.numel() for p in model.parameters())  # every layer found once
-    assert layers[0].input_shape == (1, 3, 32, 32)
-    assert layers[-1].input_shape == (1, 1280)  # the classifier's Linear
-
-
-def test_layer_table_profiles_missing_layers_on_demand(tmp_path, monkeypatch):
-    calls = []
-
-    def fake(module, shape, repeats, warmup, target):
-        calls.append(shape)
-        return LatencyResult(0.5, 0.0, (0.5,), 1, "torch-1thread")
-
-    monkeypatch.setattr(lut_mod, "measure_latency", fake)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU()))
-    table = LayerTable.open("torch", path=tmp_path / "layers.json")
-    out = table.predict(model, (1, 3, 16, 16), progress=False)
-    assert out == {"predicted_ms": 2.0, "layers": 4, "measured_now": 4}
-    again = LayerTable.open("torch", path=tmp_path / "layers.json").predict(model, (1, 3, 16, 16),
-                                                                            progress=False)
-    assert again["measured_now"] == 0 and len(calls) == 4
-
-
-# ----- CLI ----------------------------------------------------------------------------------
-def test_cli_build_show_validate(tmp_path, capsys):
-    path = tmp_path / "t.json"
-    assert main(["lut", "build", "--preset", "smoke", "--archs", "1", "--repeats", "2",
-                 "--out", str(path)]) == 0
-    assert path.exists()
-    assert main(["lut", "show", "--out", str(path), "--top", "3"]) == 0
-    assert "slowest operators" in capsys.readouterr().out
-    assert main(["lut", "validate", "--preset", "smoke", "--out", str(path), "--n", "4",
-                 "--repeats", "2", "--noise-rounds", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "calibrated sum" in out and "noise floor" in out and "best predictor" in out
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["lut", "build", "--threads", "-1"], "threads must be a positive int"),
-    (["lut", "build", "--target", "tpu"], "unknown target"),
-    (["lut", "show", "--out", "/nonexistent/t.json"], "no latency table"),
-])
-def test_cli_bad_input(argv, message, capsys):
-    assert main(argv) == 2
-    assert message in capsys.readouterr().err
-
-
-def test_cli_corrupt_file(tmp_path, capsys):
-    path = tmp_path / "bad.json"
-    path.write_text("{not json")
-    assert main(["lut", "show", "--out", str(path)]) == 2
-    assert "not a valid latency table" in capsys.readouterr().err

@@ -14,14 +14,12 @@ configuration at each position it can occupy, head), keyed by ``LayerSpec.signat
   another machine or for another target warns; one made for another space is refused.
 * Prediction for a batch of architectures is one array gather: signatures are mapped
   to indices once per space; an index matrix (archs x block slots) is built with numpy.
-* :class:`LayerTable` does the same for any network (torchvision's ``mobilenet_v2``,
-  ``mnasnet0_5``, ``efficientnet_b0``): layer-level entries, missing ones profiled on demand.
+* :mod:`hwnas_lab.latency.layers` does the same for any network (torchvision models).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import time
@@ -31,11 +29,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from torch import nn
+from tqdm.auto import tqdm
 
-from .config import atomic_path, cache_dir
-from .latency import Target, cpu_model, get_target, machine_info, measure_latency, measure_layer
-from .space import Arch, LayerSpec, SearchSpace, get_space
+from ..arch import Arch, ArchBatch
+from ..config import atomic_path, cache_dir
+from ..space import LayerSpec, SearchSpace, get_space
+from .measure import Target, get_target, machine_info, measure_layer
 
 FORMAT = "hwnas-lut/1"
 
@@ -62,8 +61,8 @@ def lut_path(space: SearchSpace | str, target: Target | str = "torch", threads: 
     return cache_dir("lut") / f"lut-{space.name}-{space_key(space)}-{target.name}.json"
 
 
-def atomic_write_json(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file next to ``path``, then rename it over ``path``."""
+def write_json(path: Path, data: dict) -> None:
+    """JSON to ``path``, atomically (``config.atomic_path``) and flushed to disk first."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=1)
         f.flush()
@@ -94,7 +93,7 @@ class LatencyTable:
 
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path or self.path or lut_path(self.space, self.target))
-        atomic_write_json(path, self.to_dict())
+        write_json(path, self.to_dict())
         self.path = path
         return path
 
@@ -106,7 +105,7 @@ class LatencyTable:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no latency table at {path}; build one with "
-                                    "`python -m hwnas_lab lut build --out PATH`")
+                                    "`python -m hwnas_lab lut build --table PATH`")
         try:
             data = json.loads(path.read_text())
             if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -176,10 +175,9 @@ class LatencyTable:
             self._plan_cache = (key, _GatherPlan(self))
         return self._plan_cache[1]
 
-    def predict_batch(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def predict_batch(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         """Predicted latency (ms) of many architectures with one gather (no loop over ops)."""
-        arrays = archs if isinstance(archs, ArchArrays) else ArchArrays.from_archs(self.space, archs)
-        return self._plan().predict(arrays)
+        return self._plan().predict(ArchBatch.from_archs(self.space, archs))
 
     # ----- building ----------------------------------------------------------------------
     def missing(self, specs: Sequence[LayerSpec] | None = None) -> list[LayerSpec]:
@@ -198,8 +196,6 @@ class LatencyTable:
 
         Interrupting (Ctrl-C) keeps every finished entry: the table is saved on the way out.
         """
-        from tqdm.auto import tqdm
-
         todo = self.missing(specs)
         proto = self.meta.get("protocol", {})
         target = get_target(self.target)
@@ -218,15 +214,16 @@ class LatencyTable:
         return self
 
 
-def build_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch", threads: int | None = None,
-              repeats: int = 15, warmup: int = 5, specs: Sequence[LayerSpec] | None = None,
-              path: str | Path | None = None, save_every: int = 20, progress: bool = True,
-              batch: int = 1) -> LatencyTable:
-    """Build (or resume, or extend) the table of ``space`` on ``target`` at ``path``.
+def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
+            threads: int | None = None, repeats: int = 15, warmup: int = 5,
+            specs: Sequence[LayerSpec] | None = None, path: str | Path | None = None,
+            save_every: int = 20, progress: bool = True, batch: int = 1) -> LatencyTable:
+    """The table of ``space`` on ``target`` at ``path``: loaded, and built, resumed or
+    extended with whatever ``specs`` it lacks (default: every operator of the space).
 
-    ``path`` defaults to :func:`lut_path` in the cache; ``specs`` restricts the build to
-    some operators (e.g. those of a few archs, for a quick demo). An existing file is
-    resumed: only missing entries are measured.
+    ``path`` defaults to :func:`lut_path` in the cache; ``specs`` restricts the work to
+    some operators (e.g. those of a few archs, for a quick demo: ``specs_of``). An
+    existing file is resumed: only missing entries are measured.
     """
     space, tgt = get_space(space), get_target(target, threads)
     path = Path(path) if path is not None else lut_path(space, tgt)
@@ -234,7 +231,7 @@ def build_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch", 
         table = LatencyTable.load(path, space=space, target=tgt)
         if table.target != tgt.name:
             raise ValueError(f"{path} holds a table for target {table.target!r}, not {tgt.name!r}; "
-                             "choose another --out or delete the file")
+                             "choose another --table or delete the file")
     else:
         table = LatencyTable(space, tgt.name, path=path, meta={
             "protocol": {"repeats": repeats, "warmup": warmup, "batch": batch, "threads": tgt.threads,
@@ -242,13 +239,6 @@ def build_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch", 
                          "mode": "eval + inference_mode, each operator measured in isolation"},
             "machine": machine_info()})
     return table.ensure(specs, save_every=save_every, progress=progress)
-
-
-def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch", threads: int | None = None,
-            repeats: int = 15, warmup: int = 5, specs: Sequence[LayerSpec] | None = None,
-            progress: bool = True) -> LatencyTable:
-    """The cached table of ``space`` on ``target``, built or completed (for ``specs``) if needed."""
-    return build_lut(space, target, threads, repeats, warmup, specs, progress=progress)
 
 
 def specs_of(space: SearchSpace, archs: Sequence[Arch]) -> list[LayerSpec]:
@@ -261,48 +251,6 @@ def specs_of(space: SearchSpace, archs: Sequence[Arch]) -> list[LayerSpec]:
 
 
 # ----- vectorised prediction ---------------------------------------------------------------
-@dataclass(frozen=True)
-class ArchArrays:
-    """A batch of architectures as integer arrays (what vectorised consumers read)."""
-
-    ks: np.ndarray  # (n, n_slots) kernel sizes
-    e: np.ndarray  # (n, n_slots) expand ratios
-    d: np.ndarray  # (n, n_stages) depths
-    r: np.ndarray  # (n,) resolutions
-
-    def __len__(self) -> int:
-        return len(self.r)
-
-    @classmethod
-    def from_archs(cls, space: SearchSpace, archs: Sequence[Arch]) -> "ArchArrays":
-        """Stack and validate (vectorised; the first bad arch's own error is raised)."""
-        n = len(archs)
-
-        def stack(name: str, width: int) -> np.ndarray:
-            flat = itertools.chain.from_iterable(getattr(a, name) for a in archs)
-            return np.fromiter(flat, dtype=np.int64, count=n * width).reshape(n, width)
-
-        slots, stages = space.n_slots, space.n_stages
-        bad = next((a for a in archs if len(a.ks) != slots or len(a.e) != slots
-                    or len(a.d) != stages), None)
-        if bad is None:
-            try:
-                ks, e, d = stack("ks", slots), stack("e", slots), stack("d", stages)
-                r = np.fromiter((a.r for a in archs), dtype=np.int64, count=n)
-            except (ValueError, TypeError):  # a value that is not an int
-                bad = next(a for a in archs if not all(isinstance(v, (int, np.integer))
-                                                       for v in (*a.ks, *a.e, *a.d, a.r)))
-        if bad is None:
-            ok = (np.isin(ks, space.ks_choices).all(1) & np.isin(e, space.e_choices).all(1)
-                  & np.isin(d, space.d_choices).all(1) & np.isin(r, space.r_choices))
-            if not ok.all():
-                bad = archs[int(np.argmin(ok))]
-        if bad is not None:
-            bad.validate(space)  # raises the precise message
-            raise ValueError(f"architecture {bad} is not in space {space.name!r}")
-        return cls(ks, e, d, r)
-
-
 class _GatherPlan:
     """Indices of a table's entries for every (resolution, slot, ks, e) of its space."""
 
@@ -314,23 +262,19 @@ class _GatherPlan:
         self.values = np.array([table.entries[s] for s in sigs] + [np.nan])
         index = {s: i for i, s in enumerate(sigs)}
         missing = len(sigs)
-        R, S, D = len(space.r_choices), space.n_stages, space.max_depth
-        K, E = len(space.ks_choices), len(space.e_choices)
-        self.block_idx = np.full((R, S * D, K, E), missing, dtype=np.int64)
+        R, K, E = len(space.r_choices), len(space.ks_choices), len(space.e_choices)
+        self.block_idx = np.full((R, space.n_slots, K, E), missing, dtype=np.int64)
         self.stem_idx = np.full(R, missing, dtype=np.int64)
         self.head_idx = np.full(R, missing, dtype=np.int64)
         for ri, r in enumerate(space.r_choices):
+            slots = space.block_slots(r)
             self.stem_idx[ri] = index.get(space.stem_spec(r).signature, missing)
-            size, cin = r, space.stem_width
-            for stage, cout in enumerate(space.stage_widths):
-                for i in range(D):
-                    stride = space.stage_strides[stage] if i == 0 else 1
-                    for ki, k in enumerate(space.ks_choices):
-                        for ei, ex in enumerate(space.e_choices):
-                            sig = LayerSpec("mbconv", cin, cout, size, k, ex, stride).signature
-                            self.block_idx[ri, stage * D + i, ki, ei] = index.get(sig, missing)
-                    size, cin = (size - 1) // stride + 1, cout
-            self.head_idx[ri] = index.get(space.head_spec(size).signature, missing)
+            self.head_idx[ri] = index.get(space.head_spec(slots[-1].out_size).signature, missing)
+            for slot in slots:
+                for ki, k in enumerate(space.ks_choices):
+                    for ei, ex in enumerate(space.e_choices):
+                        sig = slot.spec(k, ex).signature
+                        self.block_idx[ri, slot.slot, ki, ei] = index.get(sig, missing)
         # value -> position lookups for the choices (small dense tables)
         self._pos = {name: self._pos_table(choices) for name, choices in
                      (("ks", space.ks_choices), ("e", space.e_choices), ("r", space.r_choices))}
@@ -342,117 +286,18 @@ class _GatherPlan:
         t[list(choices)] = np.arange(len(choices))
         return t
 
-    def predict(self, a: ArchArrays) -> np.ndarray:
-        space, D = self.space, self.space.max_depth
+    def predict(self, a: ArchBatch) -> np.ndarray:
         ri, ki, ei = self._pos["r"][a.r], self._pos["ks"][a.ks], self._pos["e"][a.e]
-        slots = np.arange(space.n_slots)
-        active = (slots % D)[None, :] < np.repeat(a.d, D, axis=1)  # (n, n_slots)
+        slots = np.arange(self.space.n_slots)
         idx = self.block_idx[ri[:, None], slots[None, :], ki, ei]  # (n, n_slots): the one gather
-        idx = np.where(active, idx, -1)  # -1 -> a zero appended below
+        idx = np.where(a.active, idx, -1)  # -1 -> a zero appended below
         values = np.append(self.values, 0.0)
         total = values[idx].sum(1) + values[self.stem_idx[ri]] + values[self.head_idx[ri]]
         if np.isnan(total).any():
-            row = int(np.flatnonzero(np.isnan(total))[0])
-            arch = Arch(a.ks[row].tolist(), a.e[row].tolist(), a.d[row].tolist(), int(a.r[row]))
-            first = next(s for s in space.layer_specs(arch) if s.signature not in self.table.entries)
+            arch = a[int(np.flatnonzero(np.isnan(total))[0])]
+            first = next(s for s in self.space.layer_specs(arch)
+                         if s.signature not in self.table.entries)
             raise MissingEntryError(self.table.missing_message(first.signature))
         return total
 
 
-# ----- layer-level tables for any network (torchvision models) -------------------------------
-def _layer_modules(model: nn.Module) -> list[nn.Module]:
-    """Layers of a network: descend plain ``nn.Sequential`` containers, stop at anything else."""
-    from torchvision.ops.misc import Conv2dNormActivation
-
-    out = []
-    for child in model.children():
-        if isinstance(child, nn.Sequential) and not isinstance(child, Conv2dNormActivation):
-            out.extend(_layer_modules(child))
-        else:
-            out.append(child)
-    return out
-
-
-@dataclass
-class LayerRecord:
-    """One layer of a network, as a layer table keys it."""
-
-    key: str  # readable + hash of the module's repr and input shape
-    module: nn.Module
-    input_shape: tuple[int, ...]
-
-
-def network_layers(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRecord]:
-    """The layers ``model`` runs, in order, each with its input shape (one traced forward pass)."""
-    import torch
-
-    layers = _layer_modules(model)
-    shapes: dict[int, tuple[int, ...]] = {}
-    def record(mod: nn.Module, args: tuple) -> None:  # returns None: inputs unchanged
-        shapes.setdefault(id(mod), tuple(args[0].shape))
-
-    hooks = [m.register_forward_pre_hook(record) for m in layers]
-    try:
-        with torch.inference_mode():
-            model.eval()(torch.zeros(*input_shape))
-    finally:
-        for h in hooks:
-            h.remove()
-    records = []
-    for m in layers:
-        if id(m) not in shapes:  # defined but not called by forward
-            continue
-        shape = shapes[id(m)]
-        digest = hashlib.sha1(f"{m!r}{shape}".encode()).hexdigest()[:10]
-        records.append(LayerRecord(f"{type(m).__name__}-in{'x'.join(map(str, shape[1:]))}-{digest}",
-                                   m, shape))
-    return records
-
-
-@dataclass
-class LayerTable:
-    """Layer-level latency table for networks outside the search space; fills itself on demand."""
-
-    target: str  # Target.name
-    repeats: int = 15  # samples per layer measurement
-    warmup: int = 5  # untimed calls per layer measurement
-    entries: dict[str, float] = field(default_factory=dict)  # layer key -> median ms
-    path: Path | None = None  # saved here after each network, if set
-
-    @classmethod
-    def open(cls, target: Target | str = "torch", threads: int | None = None, repeats: int = 15,
-             warmup: int = 5, path: str | Path | None = None) -> "LayerTable":
-        """The cached layer table of ``target`` (created empty if absent)."""
-        tgt = get_target(target, threads)
-        path = Path(path) if path else cache_dir("lut") / f"layers-{tgt.name}.json"
-        table = cls(tgt.name, repeats, warmup, path=path)
-        if path.exists():
-            try:
-                data = json.loads(path.read_text())
-                if data.get("format") != FORMAT or data.get("target") != tgt.name:
-                    raise ValueError("wrong format or target")
-                table.entries = {k: float(v) for k, v in data["entries"].items()}
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
-                raise ValueError(f"{path} is not a valid layer table ({err}); delete it") from None
-            if data.get("machine", {}).get("cpu") != cpu_model():
-                warnings.warn(f"layer table {path} was measured on {data.get('machine', {}).get('cpu')!r}",
-                              LatencyTableWarning, stacklevel=2)
-        return table
-
-    def predict(self, model: nn.Module, input_shape: Sequence[int], progress: bool = True) -> dict:
-        """Sum of the layers' latencies (missing layers measured now): ``{"predicted_ms",
-        "layers", "measured_now"}``."""
-        from tqdm.auto import tqdm
-
-        records = network_layers(model, input_shape)
-        todo = {r.key: r for r in records if r.key not in self.entries}
-        tgt = get_target(self.target)
-        for rec in tqdm(list(todo.values()), desc=f"layers {self.target}", disable=not progress,
-                        leave=False):
-            self.entries[rec.key] = measure_latency(rec.module, rec.input_shape, repeats=self.repeats,
-                                                    warmup=self.warmup, target=tgt).median_ms
-        if todo and self.path is not None:
-            atomic_write_json(self.path, {"format": FORMAT, "target": self.target,
-                                          "machine": machine_info(), "entries": self.entries})
-        return {"predicted_ms": float(sum(self.entries[r.key] for r in records)),
-                "layers": len(records), "measured_now": len(todo)}

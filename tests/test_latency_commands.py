@@ -1,0 +1,47 @@
+"""``python -m hwnas_lab lut build | show | validate``."""
+
+import pytest
+
+from hwnas_lab.cli import main
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_cli_build_show_validate(tmp_path, capsys):
+    path = tmp_path / "t.json"
+    assert main(["lut", "build", "--preset", "smoke", "--archs", "1", "--repeats", "2",
+                 "--table", str(path)]) == 0
+    assert path.exists()
+    assert main(["lut", "show", "--table", str(path), "--top", "3"]) == 0
+    assert "slowest operators" in capsys.readouterr().out
+    assert main(["lut", "validate", "--preset", "smoke", "--table", str(path), "--n", "4",
+                 "--repeats", "2", "--noise-rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated sum" in out and "noise floor" in out and "best predictor" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lut", "build", "--threads", "-1"], "must be an integer >= 1, got -1"),
+    (["lut", "build", "--repeats", "0"], "must be an integer >= 1, got 0"),
+    (["lut", "build", "--warmup", "-5"], "must be an integer >= 0, got -5"),
+    (["lut", "validate", "--n", "3"], "must be an integer >= 4, got 3"),
+    (["lut", "build", "--target", "tpu"], "unknown target"),
+    (["lut", "show", "--table", "/nonexistent/t.json"], "no latency table"),
+])
+def test_cli_bad_input(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse rejects a bad number before anything runs
+        code = exit_.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_corrupt_file(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    assert main(["lut", "show", "--table", str(path)]) == 2
+    assert "not a valid latency table" in capsys.readouterr().err
