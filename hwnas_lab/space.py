@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .arch import Arch, ArchBatch
+from .config import check_int
 
 Rng = random.Random | int | None
 
@@ -126,17 +127,33 @@ class SearchSpace:
     r_choices: tuple[int, ...] = (24, 28, 32)  # input resolutions, pixels
 
     def __post_init__(self) -> None:
+        """Check every field (a ``ValueError`` names it) and store ints as plain ``int``s."""
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"SearchSpace.name must be a non-empty string, got {self.name!r}")
+        for name in ("stem_channels", "head_channels", "num_classes"):
+            object.__setattr__(self, name, check_int(f"SearchSpace.{name}", getattr(self, name)))
         for name in ("stage_channels", "stage_strides", "ks_choices", "e_choices",
                      "d_choices", "r_choices"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+                raise ValueError(f"SearchSpace.{name} must be a sequence of ints, got {value!r}")
+            value = tuple(check_int(f"SearchSpace.{name}[{i}]", v) for i, v in enumerate(value))
+            if not value:
+                raise ValueError(f"SearchSpace.{name} is empty; give at least one value")
+            object.__setattr__(self, name, value)
+        mult = self.width_mult
+        if isinstance(mult, (bool, np.bool_)) or not isinstance(mult, (int, float, np.number)) \
+                or not 0 < mult < math.inf:
+            raise ValueError(f"SearchSpace.width_mult must be a number > 0, got {mult!r}")
+        object.__setattr__(self, "width_mult", float(mult))
         if len(self.stage_channels) != len(self.stage_strides):
             raise ValueError(f"stage_channels has {len(self.stage_channels)} stages but "
                              f"stage_strides has {len(self.stage_strides)}")
         for name in ("ks_choices", "e_choices", "d_choices", "r_choices"):
             values = getattr(self, name)
-            if not values or list(values) != sorted(set(values)) or min(values) < 1:
-                raise ValueError(f"{name} must be distinct positive ints in increasing order, "
-                                 f"got {values}")
+            if list(values) != sorted(set(values)):
+                raise ValueError(f"SearchSpace.{name} must be distinct positive ints in "
+                                 f"increasing order, got {values}")
         if any(k % 2 == 0 for k in self.ks_choices):
             raise ValueError(f"ks_choices must be odd (same padding), got {self.ks_choices}")
 
@@ -228,13 +245,23 @@ class SearchSpace:
         (progressive shrinking samples from its phase's subset); None means all of them.
         """
         rng = make_rng(rng)
-        ks, e, d, r = (tuple(allowed if subset is None else subset)
-                       for subset, allowed in ((ks, self.ks_choices), (e, self.e_choices),
-                                               (d, self.d_choices), (r, self.r_choices)))
+        ks, e, d, r = (self._subset(name, subset, allowed) for name, subset, allowed in
+                       (("ks", ks, self.ks_choices), ("e", e, self.e_choices),
+                        ("d", d, self.d_choices), ("r", r, self.r_choices)))
         arch = Arch(ks=[rng.choice(ks) for _ in range(self.n_slots)],
                     e=[rng.choice(e) for _ in range(self.n_slots)],
                     d=[rng.choice(d) for _ in range(self.n_stages)], r=rng.choice(r))
         return arch.validate(self)
+
+    def _subset(self, name: str, subset: Iterable[int] | None,
+                allowed: tuple[int, ...]) -> tuple[int, ...]:
+        if subset is None:
+            return allowed
+        values = tuple(subset) if isinstance(subset, Iterable) else (subset,)
+        if not values or any(v not in allowed for v in values):
+            raise ValueError(f"sample({name}={subset!r}): give a non-empty subset of the space's "
+                             f"{name}_choices {list(allowed)}, or None for all of them")
+        return values
 
     def mutate(self, arch: Arch, prob: float = 0.1, rng: Rng = None) -> Arch:
         """Redraw each value of ``arch`` with probability ``prob`` (OFA's mutation)."""
@@ -304,10 +331,17 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SearchSpace":
+        """The space ``to_dict`` wrote: every field must be there (none is filled in)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        if not isinstance(data, dict):
+            raise ValueError(f"a SearchSpace is an object with fields {sorted(known)}, got "
+                             f"{type(data).__name__} {data!r:.60}")
+        unknown, missing = set(data) - known, known - set(data)
         if unknown:
             raise ValueError(f"unknown SearchSpace fields {sorted(unknown)}; known: {sorted(known)}")
+        if missing:
+            raise ValueError(f"SearchSpace fields {sorted(missing)} are missing; a saved space "
+                             f"lists all of {sorted(known)}")
         return cls(**data)
 
     def describe(self) -> str:

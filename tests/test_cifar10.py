@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas_lab.data import cifar10 as D
+from fake_cifar import fake_split, write_official, write_tree
 from hwnas_lab.config import Preset
+from hwnas_lab.data import cifar10 as D
+from hwnas_lab.data import folder as F
 
 N_TRAIN, N_TEST = 6, 3  # images per class in the fake sources
 
@@ -21,42 +23,6 @@ def isolated(tmp_path, monkeypatch):
     """Private cache folder, no HWNAS_DATA_DIR: each test sees only what it builds."""
     monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv(D.DATA_ENV, raising=False)
-
-
-def fake_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random distinct images grouped by class (the order an ImageFolder tree lists them)."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, (per_class * 10, 3, 32, 32), dtype=np.uint8)
-    y = np.repeat(np.arange(10), per_class)
-    return X, y
-
-
-def write_tree(root: Path, splits: dict, fmt: str = "png", skip_class: str | None = None) -> Path:
-    from PIL import Image
-
-    for split, (X, y) in splits.items():
-        for i, (img, label) in enumerate(zip(X, y)):
-            name = D.CLASSES[label]
-            if name == skip_class:
-                continue
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{i:04d}.{fmt}", quality=95)
-    return root
-
-
-def write_official(folder: Path, train, test) -> Path:
-    """Same format as cifar-10-python.tar.gz: pickled dicts with bytes keys, flat rows."""
-    folder.mkdir(parents=True)
-    X, y = train
-    for b, part in enumerate(np.array_split(np.arange(len(y)), 5), 1):
-        blob = {b"batch_label": b"fake", b"data": X[part].reshape(len(part), -1),
-                b"labels": y[part].tolist()}
-        (folder / f"data_batch_{b}").write_bytes(pickle.dumps(blob, protocol=2))
-    X, y = test
-    blob = {b"data": X.reshape(len(y), -1), b"labels": y.tolist()}
-    (folder / "test_batch").write_bytes(pickle.dumps(blob, protocol=2))
-    return folder
 
 
 @pytest.fixture
@@ -70,7 +36,8 @@ def tree(tmp_path, splits):
 
 
 @pytest.fixture
-def official(tmp_path, splits):
+def official(tmp_path, splits, monkeypatch):
+    monkeypatch.setenv(D.TRUST_ENV, "1")  # fake batch files: not the official md5 (test_official.py)
     return write_official(tmp_path / "off" / D.OFFICIAL_DIR, splits["train"], splits["test"])
 
 
@@ -134,8 +101,8 @@ def test_decode_cache_is_written_once_and_reused(tree, monkeypatch):
 
 def test_small_subset_without_cache_decodes_only_its_files(tree, monkeypatch):
     decoded = []
-    real = D._decode_image
-    monkeypatch.setattr(D, "_decode_image", lambda p: decoded.append(p) or real(p))
+    real = F.decode_image
+    monkeypatch.setattr(F, "decode_image", lambda p: decoded.append(p) or real(p))
     sub = D.load_split("train", root=tree, per_class=1, seed=5)
     assert len(decoded) == 10 and len(sub) == 10
     assert not list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("*.pt"))
@@ -145,7 +112,8 @@ def test_small_subset_without_cache_decodes_only_its_files(tree, monkeypatch):
 
 # ------------------------------------------------------------------ subsets and splits
 
-def test_load_cifar10_val_is_disjoint_and_sized_by_preset(tmp_path):
+def test_load_cifar10_val_is_disjoint_and_sized_by_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv(D.TRUST_ENV, "1")
     train, test = fake_split(40, 7), fake_split(12, 8)
     root = write_official(tmp_path / "o" / D.OFFICIAL_DIR, train, test).parent
     s = D.load_cifar10("smoke", root=root, seed=0)  # 20 train, 10 val, 10 test per class
@@ -218,3 +186,40 @@ def test_real_cifar10_small_subset(cifar_root):
     data = D.load_split("test", root=cifar_root, per_class=3, seed=0, progress=False)
     assert data.X.shape == (30, 3, 32, 32) and data.class_counts() == [3] * 10
     assert 60 < data.X.float().mean().item() < 200  # real photographs, not blank files
+
+
+def test_cache_follows_a_replaced_image(tree):
+    """The cache was keyed on the folder and file count: a replaced image kept old pixels."""
+    first = D.load_split("train", root=tree)
+    file = tree / "train" / "bird" / "0013.png"
+    i = D.FolderSource(tree, "train").files.index("bird/0013.png")
+    new = np.full((32, 32, 3), 7, np.uint8)
+    from PIL import Image
+
+    Image.fromarray(new).save(file)  # same name, same number of files
+    again = D.load_split("train", root=tree)
+    assert torch.equal(again.X[i], torch.from_numpy(new).permute(2, 0, 1))
+    assert not torch.equal(again.X[i], first.X[i])
+    caches = list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("cifar10-train-*.pt"))
+    assert len(caches) == 1  # rewritten in place, not one more file per change
+
+
+def test_status_lists_only_this_trees_caches(tmp_path, tree, splits, monkeypatch):
+    other = write_tree(tmp_path / "other", splits)
+    D.load_split("test", root=other)  # a cache of another tree
+    monkeypatch.setenv(D.DATA_ENV, str(tree))
+    assert "decoded caches of this tree: none yet" in D.data_status()
+    D.load_split("test")
+    assert "decoded caches of this tree: ['test']" in D.data_status()
+
+
+def test_decoded_cache_mode_follows_the_umask(tree):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        D.load_split("test", root=tree)
+    finally:
+        os.umask(old)
+    cache, = (Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("cifar10-test-*.pt")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o644

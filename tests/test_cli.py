@@ -28,3 +28,10 @@ def test_info_and_a_bad_preset_in_the_environment(capsys, monkeypatch, tmp_path)
     monkeypatch.setenv("HWNAS_PRESET", "foo")
     assert main(["info"]) == 2
     assert "unknown preset 'foo'" in capsys.readouterr().err
+
+
+def test_cache_dir_naming_a_file_is_one_clear_line(capsys, monkeypatch, tmp_path):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "f"))
+    assert main(["info"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -6,7 +6,8 @@ import stat
 import pytest
 import torch
 
-from hwnas_lab.config import atomic_path, cache_dir, check_int, get_preset, torch_threads
+from hwnas_lab.config import (atomic_path, cache_dir, check_int, file_lock, get_preset,
+                              torch_threads)
 
 
 def test_presets():
@@ -66,3 +67,30 @@ def test_torch_threads_restores():
     with pytest.raises(ValueError, match="threads must be an int >= 1"):
         with torch_threads(0):
             pass
+
+
+def test_cache_dir_naming_a_file(tmp_path, monkeypatch):
+    file = tmp_path / "cache.txt"
+    file.write_text("x")
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(file))
+    with pytest.raises(ValueError, match=rf"HWNAS_CACHE_DIR={file}\): {file} is a file, not a "
+                       "folder: move it away or set HWNAS_CACHE_DIR"):
+        cache_dir("lut")
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    (tmp_path / "lut").write_text("x")  # a file where a subfolder goes
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'lut'} is a file, not a folder"):
+        cache_dir("lut")
+
+
+def test_file_lock_can_be_taken_again_and_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with file_lock(tmp_path / "t.json"):
+            pass
+        with file_lock(tmp_path / "t.json"):  # released: can be taken again
+            with atomic_path(tmp_path / "t.json") as tmp:
+                tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    lock = tmp_path / ".t.json.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o644 and (tmp_path / "t.json").read_text() == "{}"

@@ -52,3 +52,14 @@ def test_time_rejects_bad_input(tmp_path, capsys):
     assert "no solution notebook starts with ['07']" in capsys.readouterr().err
 
 
+
+
+def test_check_names_a_truncated_notebook(tmp_path, capsys):
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    write(sols, "00_a.ipynb", solution())
+    args = ["notebooks", "--solutions", str(sols), "--notebooks", str(nbs)]
+    assert main(args) == 0
+    (sols / "00_a.ipynb").write_text("{}")
+    assert main(args + ["--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"{sols / '00_a.ipynb'} is not a valid notebook" in err and "Traceback" not in err

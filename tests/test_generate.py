@@ -178,3 +178,33 @@ def test_exercise_names_must_be_unique():
     sol.cells.insert(4, new_code_cell(ANSWER, metadata={"tags": ["exercise"]}))
     sol.cells.insert(5, new_code_cell("f(1)", metadata={"tags": ["check"]}))
     assert any("defined twice: ['f']" in p for p in generate.lint(sol))
+
+
+@pytest.mark.parametrize("text", ["{}", None], ids=["empty object", "truncated"])
+def test_unreadable_solution_is_named_and_the_others_still_checked(tmp_path, text):
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    write(sols, "00_good.ipynb", solution())
+    bad = write(sols, "01_bad.ipynb", solution())
+    full = bad.read_text()
+    bad.write_text(text if text is not None else full[: len(full) // 2])
+    report = generate.check(sols, nbs)
+    assert report.missing == ["00_good.ipynb"]  # the good one is still checked
+    assert any(f"{bad} is not a valid notebook" in p and "git checkout" in p
+               for p in report.problems), report.problems
+    with pytest.raises(generate.NotebookError, match=f"{bad} is not a valid notebook"):
+        generate.generate(sols, nbs)
+    assert not nbs.exists()
+
+
+def test_regenerated_notebooks_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    write(sols, "00_a.ipynb", solution())
+    old = os.umask(0o022)
+    try:
+        written = generate.generate(sols, nbs)
+    finally:
+        os.umask(old)
+    assert written and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in written)

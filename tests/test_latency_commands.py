@@ -45,3 +45,26 @@ def test_cli_corrupt_file(tmp_path, capsys):
     path.write_text("{not json")
     assert main(["lut", "show", "--table", str(path)]) == 2
     assert "not a valid latency table" in capsys.readouterr().err
+
+
+def test_cli_repeats_on_an_existing_table_remeasures_and_says_so(tmp_path, capsys, monkeypatch):
+    import hwnas_lab.latency.lut as lut_mod
+    from hwnas_lab.latency.lut import LatencyTable
+    from hwnas_lab.latency.measure import LatencyResult
+
+    def fake(spec, target, repeats, warmup, batch):
+        return LatencyResult(float(repeats), 0.0, (1.0,), repeats, target.name)
+
+    monkeypatch.setattr(lut_mod, "measure_layer", fake)
+    path = tmp_path / "t.json"
+    build = ["lut", "build", "--preset", "smoke", "--archs", "1", "--table", str(path)]
+    assert main(build) == 0  # a new table: the preset's 5 repeats
+    assert "measured with repeats=5, warmup=5, batch=1" in capsys.readouterr().out
+    assert main(build + ["--repeats", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "measured with repeats=5, warmup=5, batch=1; you asked for repeats=50" in out
+    assert "measured with repeats=50" in out
+    table = LatencyTable.load(path)
+    assert table.protocol["repeats"] == 50 and set(table.entries.values()) == {50.0}
+    assert main(build) == 0  # no --repeats: the table's protocol, nothing re-measured
+    assert "re-measure" not in capsys.readouterr().out

@@ -156,3 +156,85 @@ def test_other_machine_or_target_warns(tmp_path):
         LatencyTable.load(path, target="onnxruntime")
 
 
+# ----- issue 10: protocols, re-measuring, advice that works ----------------------------------
+class ProtocolMeasure(FakeMeasure):
+    """A fake measurement whose value encodes the protocol it was asked for."""
+
+    def __call__(self, spec, target, repeats, warmup, batch):
+        super().__call__(spec, target, repeats, warmup, batch)
+        ms = repeats + warmup / 100
+        return LatencyResult(ms, 0.0, (ms,), repeats, target.name)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(repeats=0), "repeats must be an int >= 1, got 0"),
+    (dict(warmup=-5), "warmup must be an int >= 0, got -5"),
+    (dict(batch=0), "batch must be an int >= 1, got 0"),
+    (dict(repeats=2.5), "repeats must be an int >= 1, got 2.5"),
+    (dict(save_every=0), "save_every must be an int >= 1, got 0"),
+])
+def test_get_lut_validates_before_writing_anything(tmp_path, kwargs, message):
+    path = tmp_path / "t.json"
+    with pytest.raises(ValueError, match=message):
+        get_lut(CPU, "torch", specs=CPU.all_layer_specs()[:2], path=path, progress=False, **kwargs)
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_protocol_change_remeasures_every_entry_beside_the_file(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "t.json"
+    specs = CPU.all_layer_specs()[:6]
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    get_lut(CPU, "torch", repeats=2, warmup=1, specs=specs[:4], path=path, progress=False)
+    before = path.read_bytes()
+    # the table's own protocol when none is asked for: extended, nothing re-measured
+    kept = get_lut(CPU, "torch", specs=specs[:5], path=path, progress=False)
+    assert kept.protocol["repeats"] == 2 and set(kept.entries.values()) == {2.01}
+    # another protocol: interrupted half way, the old file is untouched ...
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure(stop_after=2))
+    with pytest.raises(KeyboardInterrupt):
+        get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False, save_every=1)
+    assert "re-measured" in capsys.readouterr().out and path.read_bytes() != before
+    assert len(LatencyTable.load(path).entries) == 5  # the old protocol's 5 entries, intact
+    staging = path.with_name(path.name + ".remeasure")
+    assert len(LatencyTable.load(staging).entries) == 2
+    # ... and the re-measurement resumes, then replaces the file
+    resumed = ProtocolMeasure()
+    monkeypatch.setattr(lut_mod, "measure_layer", resumed)
+    table = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False)
+    assert resumed.calls == 4 and not staging.exists()
+    again = LatencyTable.load(path)
+    assert again.protocol == {"repeats": 3, "warmup": 1, "batch": 1} == table.protocol
+    assert set(again.entries.values()) == {3.01} and len(again.entries) == 6
+
+
+def test_table_from_another_machine_advice_actually_rebuilds_it(monkeypatch, tmp_path):
+    from hwnas_lab.cli import main
+
+    path = tmp_path / "t.json"
+    table = LatencyTable(CPU, "torch-1thread", {s.signature: 9.0 for s in CPU.all_layer_specs()[:3]},
+                         meta={"protocol": {"repeats": 2, "warmup": 0, "batch": 1},
+                               "machine": {"cpu": "Some Phone CPU", "torch": "1.0"}})
+    table.save(path)
+    with pytest.warns(LatencyTableWarning, match="Some Phone CPU") as caught:
+        LatencyTable.load(path, space=CPU)
+    command = str(caught[0].message).split("`")[1]
+    assert command.startswith("python -m hwnas_lab lut build") and "--force" in command
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    assert main(command.split()[3:]) == 0
+    rebuilt = LatencyTable.load(path, space=CPU)  # no warning now: measured here
+    assert rebuilt.meta["machine"]["cpu"] != "Some Phone CPU"
+    assert set(rebuilt.entries.values()) == {2.0}  # its own protocol, measured again here
+    assert len(rebuilt.entries) == len(CPU.all_layer_specs())  # lut build: the whole space
+
+
+def test_force_rebuilds_a_file_with_an_impossible_protocol(monkeypatch, tmp_path):
+    """What `lut build --repeats 0` used to write: every later build failed without a hint."""
+    path = tmp_path / "t.json"
+    LatencyTable(CPU, "torch-1thread", meta={"protocol": {"repeats": 0, "warmup": 5}}).save(path)
+    with pytest.raises(ValueError, match=rf"{path} records an impossible measurement protocol"
+                       r".*delete it, or re-measure it with `.*--force`"):
+        get_lut(CPU, "torch", repeats=3, path=path, progress=False)
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    specs = CPU.all_layer_specs()[:2]
+    table = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False, force=True)
+    assert LatencyTable.load(path).protocol["repeats"] == 3 and len(table.entries) == 2

@@ -3,6 +3,7 @@
 import itertools
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -120,3 +121,45 @@ def test_layer_specs_follow_the_arch():
     everything = {s.signature for s in CPU.all_layer_specs()}
     for seed in range(50):
         assert {s.signature for s in CPU.layer_specs(CPU.sample(seed))} <= everything
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("ks_choices", (3.5,), r"SearchSpace.ks_choices\[0\] must be an int >= 1, got 3.5"),
+    ("ks_choices", ("3", "5"), r"SearchSpace.ks_choices\[0\] must be an int >= 1, got '3'"),
+    ("e_choices", (), r"SearchSpace.e_choices is empty"),
+    ("r_choices", 32, r"SearchSpace.r_choices must be a sequence of ints, got 32"),
+    ("d_choices", "234", r"SearchSpace.d_choices must be a sequence of ints, got '234'"),
+    ("stage_strides", (0, 2, 2, 1), r"SearchSpace.stage_strides\[0\] must be an int >= 1, got 0"),
+    ("width_mult", 0, r"SearchSpace.width_mult must be a number > 0, got 0"),
+    ("width_mult", -1.0, r"SearchSpace.width_mult must be a number > 0, got -1.0"),
+    ("width_mult", "1", r"SearchSpace.width_mult must be a number > 0, got '1'"),
+    ("stage_channels", (16, 0, 40, 64), r"SearchSpace.stage_channels\[1\] must be an int >= 1, got 0"),
+    ("stem_channels", -8, r"SearchSpace.stem_channels must be an int >= 1, got -8"),
+    ("head_channels", 256.0, r"SearchSpace.head_channels must be an int >= 1, got 256.0"),
+    ("num_classes", True, r"SearchSpace.num_classes must be an int >= 1, got True"),
+    ("name", "", r"SearchSpace.name must be a non-empty string"),
+])
+def test_space_fields_are_checked_at_construction(field, value, message):
+    """Each of these used to pass and fail later (largest(), sorting, a division by zero) or
+    silently become 8 channels."""
+    with pytest.raises(ValueError, match=message):
+        SearchSpace(**{field: value})
+
+
+def test_numpy_values_become_plain_ints_and_the_dict_needs_every_field():
+    space = SearchSpace(ks_choices=np.array([3, 5]), stem_channels=np.int64(16),
+                        width_mult=np.float32(1.5))
+    assert json.loads(json.dumps(space.to_dict()))["ks_choices"] == [3, 5]
+    assert type(space.stem_channels) is int and space.width_mult == 1.5
+    with pytest.raises(ValueError, match=r"SearchSpace fields \[.*'ks_choices'.*\] are missing"):
+        SearchSpace.from_dict({})
+    with pytest.raises(ValueError, match="a SearchSpace is an object"):
+        SearchSpace.from_dict("cpu")
+
+
+@pytest.mark.parametrize("kwargs", [dict(ks=[]), dict(e=[5]), dict(d=())])
+def test_sample_subset_must_be_a_nonempty_part_of_the_choices(kwargs):
+    (name, subset), = kwargs.items()
+    with pytest.raises(ValueError, match=re.escape(f"sample({name}={subset!r}): give a non-empty")):
+        CPU.sample(0, **kwargs)
+    assert CPU.sample(0, ks=[5]).ks == (5,) * CPU.n_slots

@@ -71,10 +71,18 @@ def tags(cell: NotebookNode) -> list[str]:
 
 
 def read(path: str | Path) -> NotebookNode:
+    """The notebook at ``path``; a ``NotebookError`` naming it if it is not a valid notebook."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
-    return nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # truncated JSON, "{}", a schema error deep in nbformat
+        text = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise NotebookError(f"{path} is not a valid notebook ({text}); restore it (e.g. `git "
+                            f"checkout -- {path}`) or re-save it from Jupyter") from None
+    return nb
 
 
 def to_text(nb: NotebookNode) -> str:
@@ -289,13 +297,17 @@ def check(solutions_dir: str | Path = SOLUTIONS_DIR,
     report = Report()
     sources = solution_paths(solutions_dir)
     for src in sources:
-        solution = read(src)
-        report.problems += [f"{src.name}: {p}" for p in lint(solution)]
         dst = student_path(src, notebooks_dir)
-        if not dst.exists():
-            report.missing.append(dst.name)
+        try:
+            solution = read(src)
+            report.problems += [f"{src.name}: {p}" for p in lint(solution)]
+            if not dst.exists():
+                report.missing.append(dst.name)
+                continue
+            report.problems += [f"{dst.name}: {p}" for p in leaks(read(dst), solution)]
+        except NotebookError as err:  # unreadable: say which, check the others
+            report.problems.append(str(err))
             continue
-        report.problems += [f"{dst.name}: {p}" for p in leaks(read(dst), solution)]
         try:
             fresh = to_text(student_notebook(solution))
         except NotebookError:
@@ -318,11 +330,12 @@ def generate(solutions_dir: str | Path = SOLUTIONS_DIR, notebooks_dir: str | Pat
     plan: dict[Path, str] = {}
     errors = []
     for src in solution_paths(solutions_dir):
-        solution = read(src)
         try:
+            solution = read(src)
             plan[student_path(src, notebooks_dir)] = to_text(student_notebook(solution))
         except NotebookError as err:
             errors.append(f"{src.name}: {err}")
+            continue
         if strip_solutions:
             plan[src] = to_text(clean(solution))
     if errors:

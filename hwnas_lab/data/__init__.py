@@ -1,7 +1,10 @@
 """CIFAR-10 for the course: found on disk (or downloaded), held in memory, batched.
 
     cifar10   where CIFAR-10 comes from (HWNAS_DATA_DIR, the cache folder, the official
-              download), reading and caching it, the course's train/val/test splits
+              download), caching it, the course's train/val/test splits
+    official  the official python batch files, verified by md5 before unpickling
+    folder    an ImageFolder tree of image files, decoded with PIL
+    source    what both provide (labels up front, images on demand)
     images    TensorData (uint8 images in memory), batches with augmentation, resize
 """
 

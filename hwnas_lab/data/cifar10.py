@@ -14,41 +14,44 @@ Where the images come from, in this order (``load_split``):
    unpacked into ``cache_dir()``, e.g. ``~/.cache/hwnas_lab/cifar10-jpeg``);
 3. the official download through torchvision into ``cache_dir("data")``.
 
-An ImageFolder split is decoded once (PIL, a thread pool) and cached as a uint8 tensor
-file in ``cache_dir("data")``; a small class-balanced subset asked for before any cache
-exists (the smoke preset) decodes only its own files. Subsets are chosen from the labels
-alone, so the same call returns the same images whether or not the cache exists.
+The official files are verified against their published md5 before they are unpickled
+(:mod:`.official`; opt-out ``HWNAS_TRUST_PICKLES=1``). An ImageFolder split
+(:mod:`.folder`) is decoded once (PIL, a thread pool) and cached as a uint8 tensor file
+in ``cache_dir("data")``, one per tree and split, valid while the tree's fingerprint
+(every file's name, size and modification time) is unchanged; a small class-balanced
+subset asked for before any cache exists (the smoke preset) decodes only its own files.
+Subsets are chosen from the labels alone, so the same call returns the same images
+whether or not the cache exists.
 
 The in-memory side (``TensorData``, ``batches``, augmentation) is :mod:`.images`.
 """
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import os
-import pickle
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
-from tqdm.auto import tqdm
 
 from ..config import atomic_path, cache_dir, get_preset
-from .images import CLASSES, IMAGE_SIZE, TensorData, balanced_indices
+from .folder import IMAGE_SUFFIXES, DataWarning, FolderSource, decode_image
+from .images import CLASSES, TensorData, balanced_indices
+from .official import OFFICIAL_DIR, OFFICIAL_FILES, TRUST_ENV, OfficialSource
+from .source import Source
+
+__all__ = ["CIFARSplits", "CLASSES", "DATA_ENV", "DataWarning", "FolderSource", "IMAGE_SUFFIXES",
+           "OFFICIAL_DIR", "OFFICIAL_FILES", "OfficialSource", "Source", "TRUST_ENV",
+           "data_status", "decode_image", "find_source", "load_cifar10", "load_split",
+           "read_images"]
 
 DATA_ENV = "HWNAS_DATA_DIR"
 SPLITS = ("train", "test")
 IMAGES_PER_CLASS = 5000  # in the official training split
 TEST_IMAGES_PER_CLASS = 1000  # in the official test split
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
-OFFICIAL_DIR = "cifar-10-batches-py"
-OFFICIAL_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 SUBSET_DECODE_FRACTION = 0.25  # without a cache, decode a subset alone if it is at most this share
-CACHE_VERSION = 1  # bump when the cache file layout changes
+CACHE_VERSION = 2  # bump when the cache file layout changes (2: keyed on the tree's fingerprint)
 FIX_HINT = (f"Fix: set {DATA_ENV} to a folder holding '{OFFICIAL_DIR}/' (the official python "
             "version) or an ImageFolder tree 'train/<class>/*', 'test/<class>/*'; e.g. "
             "unpack the offline copy with `tar -xzf ../shared/data/cifar10-jpeg.tar.gz -C "
@@ -56,127 +59,7 @@ FIX_HINT = (f"Fix: set {DATA_ENV} to a folder holding '{OFFICIAL_DIR}/' (the off
             "(needs internet).")
 
 
-# --------------------------------------------------------------------------- sources
-
-class Source(abc.ABC):
-    """A split on disk: labels known up front, images read on demand."""
-
-    kind = "?"
-
-    def __init__(self, path: Path, split: str):
-        self.path, self.split = path, split
-        self.y = self._labels()
-
-    @abc.abstractmethod
-    def _labels(self) -> torch.Tensor:
-        """int64 labels of every image, in the source's canonical order."""
-
-    @abc.abstractmethod
-    def read(self, indices: torch.Tensor | None = None, progress: bool = True) -> torch.Tensor:
-        """uint8 images (len(indices), 3, 32, 32); all of them when ``indices`` is None."""
-
-    def __repr__(self) -> str:
-        return f"{self.kind} {self.split} split at {self.path}"
-
-
-class OfficialSource(Source):
-    """The official python version: pickled dicts with ``data`` (N, 3072) and ``labels``."""
-
-    kind = "official CIFAR-10 python files"
-
-    def _labels(self) -> torch.Tensor:
-        self._images = []
-        labels = []
-        for name in OFFICIAL_FILES[self.split]:
-            batch = self._unpickle(self.path / name)
-            data = batch.get(b"data", batch.get("data"))
-            y = batch.get(b"labels", batch.get("labels"))
-            if data is None or y is None:
-                raise ValueError(f"{self.path / name} is not a CIFAR-10 batch file "
-                                 "(no 'data'/'labels' entries)")
-            data = np.asarray(data, dtype=np.uint8)
-            self._images.append(data.reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE))
-            labels.extend(y)
-        return torch.tensor(labels, dtype=torch.int64)
-
-    def _unpickle(self, file: Path) -> dict:
-        if not file.is_file():
-            raise FileNotFoundError(f"the official CIFAR-10 folder {self.path} has no "
-                                    f"'{file.name}' (needed for the {self.split} split); "
-                                    "re-download or re-extract cifar-10-python.tar.gz")
-        with open(file, "rb") as fh:
-            return pickle.load(fh, encoding="bytes")
-
-    def read(self, indices: torch.Tensor | None = None, progress: bool = True) -> torch.Tensor:
-        X = torch.from_numpy(np.concatenate(self._images))
-        return X if indices is None else X[indices]
-
-
-class FolderSource(Source):
-    """An ImageFolder tree ``<root>/<split>/<class>/<image>``; files in sorted order."""
-
-    kind = "ImageFolder tree"
-
-    def _labels(self) -> torch.Tensor:
-        folder = self.path / self.split
-        if not folder.is_dir():
-            raise FileNotFoundError(f"the ImageFolder tree at {self.path} has no '{self.split}' "
-                                    f"folder; expected {self.path}/{self.split}/<class>/*.jpg")
-        found = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        missing = [c for c in CLASSES if c not in found]
-        if missing:
-            raise FileNotFoundError(f"{folder} lacks class folder(s) {missing}; a CIFAR-10 tree "
-                                    f"has one folder per class: {list(CLASSES)}")
-        extra = [c for c in found if c not in CLASSES]
-        if extra:
-            raise ValueError(f"{folder} has folder(s) {extra} that are not CIFAR-10 classes "
-                             f"{list(CLASSES)}; remove or rename them")
-        self.files: list[str] = []
-        labels = []
-        for c, name in enumerate(CLASSES):
-            with os.scandir(folder / name) as entries:
-                files = sorted(e.name for e in entries
-                               if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES))
-            if not files:
-                raise FileNotFoundError(f"class folder {folder / name} holds no images "
-                                        f"({', '.join(IMAGE_SUFFIXES)})")
-            self.files.extend(os.path.join(name, f) for f in files)
-            labels.extend([c] * len(files))
-        return torch.tensor(labels, dtype=torch.int64)
-
-    def cache_file(self) -> Path:
-        """Where the decoded split is cached, keyed by the tree's path and file count."""
-        key = f"{self.path.resolve()}|{self.split}|{len(self.files)}|v{CACHE_VERSION}"
-        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-        return cache_dir("data") / f"cifar10-{self.split}-{digest}.pt"
-
-    def read(self, indices: torch.Tensor | None = None, progress: bool = True) -> torch.Tensor:
-        order = range(len(self.files)) if indices is None else torch.as_tensor(indices).tolist()
-        folder = self.path / self.split
-        paths = [folder / self.files[i] for i in order]
-        X = torch.empty(len(paths), 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
-        Xhwc = X.permute(0, 2, 3, 1)  # a view: decoded HWC arrays are written straight in
-
-        def decode(item: tuple[int, Path]) -> None:
-            i, path = item
-            Xhwc[i] = torch.from_numpy(_decode_image(path))
-
-        workers = min(8, (os.cpu_count() or 1) + 2)  # decoding releases the GIL; I/O overlaps
-        with ThreadPoolExecutor(workers) as pool:
-            jobs = pool.map(decode, enumerate(paths), chunksize=256)
-            for _ in tqdm(jobs, total=len(paths), desc=f"decode {self.split}", unit="img",
-                          disable=not progress or len(paths) < 1000, mininterval=0.5):
-                pass
-        return X
-
-
-def _decode_image(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if im.size != (IMAGE_SIZE, IMAGE_SIZE):
-            im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
-        return np.array(im)  # writable copy (H, W, 3) uint8
-
+# --------------------------------------------------------------------------- finding
 
 def _find_layout(root: Path) -> tuple[type[Source], Path] | None:
     """The source class and folder for ``root``, looking one level down; None if neither."""
@@ -255,27 +138,34 @@ def _cache_candidates() -> list[Path]:
 
 # --------------------------------------------------------------------------- loading
 
+def cache_file(tree: Path, split: str) -> Path:
+    """Where the decoded ``split`` of the tree at ``tree`` is cached: one file per tree and
+    split (a changed tree overwrites it); the tree's fingerprint is stored inside."""
+    key = f"{tree.resolve()}|{split}|v{CACHE_VERSION}"
+    return cache_dir("data") / f"cifar10-{split}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+
+
 def _load_cached(source: Source) -> torch.Tensor | None:
     if not isinstance(source, FolderSource):
         return None
-    file = source.cache_file()
+    file = cache_file(source.path, source.split)
     if not file.is_file():
         return None
     try:
         blob = torch.load(file, weights_only=True, mmap=True)
         X = blob["X"]
-        if X.shape[0] == len(source.y) and torch.equal(blob["y"], source.y):
+        if blob.get("fingerprint") == source.fingerprint and X.shape[0] == len(source.y) \
+                and torch.equal(blob["y"], source.y):
             return X
     except Exception:  # a truncated or foreign file: decode again and overwrite it
         pass
-    return None
+    return None  # absent, or the tree changed since (a file replaced, added or removed)
 
 
 def _save_cache(source: FolderSource, X: torch.Tensor) -> None:
-    file = source.cache_file()
-    with atomic_path(file) as tmp:  # a reader never sees half a file
+    with atomic_path(cache_file(source.path, source.split)) as tmp:  # never half a file
         torch.save({"X": X, "y": source.y, "source": str(source.path.resolve()),
-                    "split": source.split}, tmp)
+                    "split": source.split, "fingerprint": source.fingerprint}, tmp)
 
 
 def read_images(source: Source, indices: torch.Tensor | None = None,
@@ -360,8 +250,9 @@ def data_status() -> str:
     if cls is OfficialSource:
         return f"{OfficialSource.kind} at {path} (from {origin})"
     splits = [s for s in SPLITS if (path / s).is_dir()]
-    cached = [f.name.split("-")[1] for f in cache_dir("data").glob("cifar10-*-*.pt")]
+    cached = [s for s in splits if cache_file(path, s).is_file()]
     return (f"{FolderSource.kind} at {path} (from {origin}), splits {splits}; decoded caches "
-            f"present: {sorted(set(cached)) or 'none yet'}")
+            f"of this tree: {cached or 'none yet'} in {cache_dir('data')} (checked against "
+            "the files' sizes and dates on load)")
 
 

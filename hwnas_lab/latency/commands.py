@@ -16,6 +16,7 @@ import numpy as np
 from ..flags import (add_preset, add_space, add_table, add_target, int_at_least, nonnegative_int,
                      positive_int, preset_and_space)
 from .lut import LatencyTable, get_lut, lut_path, specs_of
+from .table_file import protocol_text
 from .measure import get_target, machine_info
 from .predictors import validate_table
 
@@ -36,16 +37,20 @@ def _resolve(args: argparse.Namespace):
 
 def cmd_build(args: argparse.Namespace) -> int:
     preset, space, target, path = _resolve(args)
-    repeats = args.repeats if args.repeats is not None else preset.latency_repeats
+    repeats = args.repeats
+    if repeats is None and not path.exists():  # a new table: the preset's; else the table's
+        repeats = preset.latency_repeats
     specs = None
     if args.archs is not None:  # only the operators of N random archs (a quick demo table)
         specs = specs_of(space, [space.sample(args.seed + i) for i in range(args.archs)])
     n_all = len(specs if specs is not None else space.all_layer_specs())
-    print(f"building {path} ({space.name} space, {n_all} operators, target {target.name}, "
-          f"{repeats} repeats; CPU {machine_info()['cpu']})")
+    print(f"building {path} ({space.name} space, {n_all} operators, target {target.name}; "
+          f"CPU {machine_info()['cpu']})")
     start = time.perf_counter()
-    table = get_lut(space, target, repeats=repeats, warmup=args.warmup, specs=specs, path=path)
-    print(f"{len(table.entries)} entries in {path}; this run took {time.perf_counter() - start:.1f} s")
+    table = get_lut(space, target, repeats=repeats, warmup=args.warmup, specs=specs, path=path,
+                    force=args.force)
+    print(f"{len(table.entries)} entries in {path}, measured with "
+          f"{protocol_text(table.protocol)}; this run took {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -57,7 +62,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{path}\n  target {table.target}, space {table.space.name}, {len(table.entries)} of "
           f"{len(table.space.all_layer_specs())} operators; measured {m.get('date')} on {m.get('cpu')} "
           f"(torch {m.get('torch')}, onnxruntime {m.get('onnxruntime')})")
-    print(f"  protocol: {table.meta.get('protocol')}; build time {table.meta.get('build_s', 0):.1f} s")
+    print(f"  protocol: {protocol_text(table.protocol)} ({table.meta.get('protocol')}); "
+          f"build time {table.meta.get('build_s', 0):.1f} s")
     if table.entries:
         keys = sorted(table.entries, key=table.entries.get, reverse=True)
         rel = [table.iqr_ms.get(k, np.nan) / table.entries[k] for k in keys]
@@ -95,8 +101,13 @@ def add_commands(subparsers) -> None:
     build = sub.add_parser("build", help="measure every operator of the space (resumes a partial table)")
     _common(build)
     build.add_argument("--repeats", type=positive_int, default=None,
-                       help="samples per operator (default: preset's)")
-    build.add_argument("--warmup", type=nonnegative_int, default=5, help="untimed calls before timing")
+                       help="samples per operator (default: the table's; a new table: the "
+                       "preset's). Another value than the table's re-measures every entry")
+    build.add_argument("--warmup", type=nonnegative_int, default=None,
+                       help="untimed calls before timing (default: the table's, else 5)")
+    build.add_argument("--force", action="store_true",
+                       help="re-measure every entry on this machine (a table from elsewhere, or "
+                       "an unreadable file); the old file stays until the new one is complete")
     build.add_argument("--archs", type=positive_int, default=None,
                        help="only the operators of this many random archs (quick demo table)")
     build.add_argument("--seed", type=int, default=0, help="seed of those archs")

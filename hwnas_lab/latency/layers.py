@@ -21,9 +21,29 @@ from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 from tqdm.auto import tqdm
 
-from ..config import cache_dir
-from .lut import FORMAT, LatencyTableWarning, write_json
+from ..config import cache_dir, file_lock
+from .lut import LatencyTableWarning
+from .table_file import FORMAT, check_latency, write_json
 from .measure import Target, cpu_model, get_target, machine_info, measure_latency
+
+
+def _read_layer_table(path: Path, target: str) -> tuple[dict[str, float], dict]:
+    """``(entries, machine)`` of a layer-table file, checked (``ValueError`` naming the key)."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or data.get("format") != FORMAT \
+                or data.get("target") != target:
+            raise ValueError(f"not a layer table of format {FORMAT!r} for target {target!r}")
+        if not isinstance(data.get("entries"), dict):
+            raise ValueError("'entries' is not an object {layer key: ms}")
+        entries = {k: check_latency(v, f"entries[{k!r}]") for k, v in data["entries"].items()}
+        machine = data.get("machine", {})
+        if not isinstance(machine, dict):
+            raise ValueError(f"'machine' = {machine!r:.60} is not an object")
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path} is not a valid layer table ({err}); delete it (its layers "
+                         "are measured again on demand)") from None
+    return entries, machine
 
 
 def _layer_modules(model: nn.Module) -> list[nn.Module]:
@@ -89,17 +109,23 @@ class LayerTable:
         path = Path(path) if path else cache_dir("lut") / f"layers-{tgt.name}.json"
         table = cls(tgt.name, repeats, warmup, path=path)
         if path.exists():
-            try:
-                data = json.loads(path.read_text())
-                if data.get("format") != FORMAT or data.get("target") != tgt.name:
-                    raise ValueError("wrong format or target")
-                table.entries = {k: float(v) for k, v in data["entries"].items()}
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
-                raise ValueError(f"{path} is not a valid layer table ({err}); delete it") from None
-            if data.get("machine", {}).get("cpu") != cpu_model():
-                warnings.warn(f"layer table {path} was measured on {data.get('machine', {}).get('cpu')!r}",
-                              LatencyTableWarning, stacklevel=2)
+            table.entries, machine = _read_layer_table(path, tgt.name)
+            if machine.get("cpu") != cpu_model():
+                warnings.warn(f"layer table {path} was measured on {machine.get('cpu')!r}; delete "
+                              "it to measure its layers here", LatencyTableWarning, stacklevel=2)
         return table
+
+    def save(self) -> None:
+        """Write the entries, merged with those another process saved there meanwhile."""
+        with file_lock(self.path):
+            if self.path.exists():
+                try:
+                    saved, _ = _read_layer_table(self.path, self.target)
+                except ValueError:  # corrupted since it was read: this copy is the best left
+                    saved = {}
+                self.entries = {**saved, **self.entries}
+            write_json(self.path, {"format": FORMAT, "target": self.target,
+                                   "machine": machine_info(), "entries": self.entries})
 
     def predict(self, model: nn.Module, input_shape: Sequence[int], progress: bool = True) -> dict:
         """Sum of the layers' latencies (missing layers measured now): ``{"predicted_ms",
@@ -112,7 +138,6 @@ class LayerTable:
             self.entries[rec.key] = measure_latency(rec.module, rec.input_shape, repeats=self.repeats,
                                                     warmup=self.warmup, target=tgt).median_ms
         if todo and self.path is not None:
-            write_json(self.path, {"format": FORMAT, "target": self.target,
-                                          "machine": machine_info(), "entries": self.entries})
+            self.save()
         return {"predicted_ms": float(sum(self.entries[r.key] for r in records)),
                 "layers": len(records), "measured_now": len(todo)}

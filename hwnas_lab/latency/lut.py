@@ -7,11 +7,14 @@ machine for every operator the search space can produce (stem, each MBConv
 configuration at each position it can occupy, head), keyed by ``LayerSpec.signature``
 (e.g. ``mbconv-cin24-cout40-k5-e4-s2-in16``).
 
-* A build shows a progress bar, saves atomically every few entries (write a temporary
-  file, then ``os.replace``), so an interrupted build resumes where it stopped.
-* The file is JSON with metadata: target, threads, batch, protocol, CPU model, torch
-  and ONNX Runtime versions, date and the search space. Loading a table made on
-  another machine or for another target warns; one made for another space is refused.
+* A build shows a progress bar and saves every few entries, so an interrupted build
+  resumes where it stopped. Files (:mod:`.table_file`) are JSON with the protocol,
+  machine and space; reading checks every field, saving merges with what another build
+  of the same file measured meanwhile, so no finished entry is ever lost. Loading a table
+  made on another machine or for another target warns (with the command that
+  re-measures it: ``lut build --force``); one made for another space is refused.
+* A table has one protocol (repeats, warm-up, batch). Asking for another, or ``force``,
+  re-measures every entry beside the file and replaces it when complete (``get_lut``).
 * Prediction for a batch of architectures is one array gather: signatures are mapped
   to indices once per space; an index matrix (archs x block slots) is built with numpy.
 * :mod:`hwnas_lab.latency.layers` does the same for any network (torchvision models).
@@ -24,19 +27,23 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..arch import Arch, ArchBatch
-from ..config import atomic_path, cache_dir
-from ..space import LayerSpec, SearchSpace, get_space
+from ..config import cache_dir, check_int, file_lock
+from ..space import SPACES, LayerSpec, SearchSpace, get_space
 from .measure import Target, get_target, machine_info, measure_layer
+from .table_file import (BUILD, DEFAULT_PROTOCOL, FORMAT, TableFile, check_latency,
+                         check_protocol, protocol_text, read_table, same_table, save_merged,
+                         write_json)
 
-FORMAT = "hwnas-lut/1"
+__all__ = ["FORMAT", "LatencyTable", "LatencyTableWarning", "MissingEntryError", "get_lut",
+           "lut_path", "space_key", "specs_of", "write_json"]
 
 
 class MissingEntryError(LookupError):
@@ -61,28 +68,35 @@ def lut_path(space: SearchSpace | str, target: Target | str = "torch", threads: 
     return cache_dir("lut") / f"lut-{space.name}-{space_key(space)}-{target.name}.json"
 
 
-def write_json(path: Path, data: dict) -> None:
-    """JSON to ``path``, atomically (``config.atomic_path``) and flushed to disk first."""
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _build_command(space: SearchSpace, target: str) -> str:
-    return f"python -m hwnas_lab lut build --space {space.name} --target {target}"
+def build_command(space: SearchSpace, target: str, path: Path | None = None,
+                  force: bool = False) -> str:
+    """The ``lut build`` command that (re)builds this table, or the ``get_lut`` call for a
+    space that is not a preset (``--space`` names presets only)."""
+    if SPACES.get(space.name) != space:
+        return (f"get_lut(space, {target!r}" + (f", path={str(path)!r}" if path else "")
+                + (", force=True" if force else "") + ") (a custom space has no --space name)")
+    return (f"{BUILD} --space {space.name} --target {target}"
+            + (f" --table {path}" if path else "") + (" --force" if force else ""))
 
 
 @dataclass
-class LatencyTable:
-    """Measured latency (ms) of each operator signature, with the metadata of the measurement."""
+class LatencyTable(TableFile):
+    """Measured latency (ms) of each operator signature, with the metadata of the measurement.
 
-    space: SearchSpace  # the space whose operators are keyed
-    target: str  # Target.name the entries were measured on
-    entries: dict[str, float] = field(default_factory=dict)  # signature -> median ms
-    iqr_ms: dict[str, float] = field(default_factory=dict)  # signature -> IQR ms
-    meta: dict = field(default_factory=dict)  # protocol + machine_info()
+    ``entries`` maps signature -> median ms, ``iqr_ms`` signature -> IQR ms, ``meta`` holds
+    the protocol and ``machine_info()``; ``path`` is the file it is saved to, if any.
+    """
+
     path: Path | None = None  # file the table is saved to, if any
+
+    def __post_init__(self) -> None:
+        for signature, ms in self.entries.items():
+            check_latency(ms, f"LatencyTable.entries[{signature!r}]")
+
+    @property
+    def protocol(self) -> dict[str, int]:
+        """``repeats``, ``warmup`` and ``batch`` of every entry (defaults where unrecorded)."""
+        return check_protocol(self.meta.get("protocol", {}), "meta.protocol")
 
     # ----- files ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -92,43 +106,32 @@ class LatencyTable:
                             for k, v in self.entries.items()}}
 
     def save(self, path: str | Path | None = None) -> Path:
+        """Write the table, merged with the entries another build saved there meanwhile."""
         path = Path(path or self.path or lut_path(self.space, self.target))
-        write_json(path, self.to_dict())
+        save_merged(self, path, self.to_dict)
         self.path = path
         return path
 
     @classmethod
     def load(cls, path: str | Path, space: SearchSpace | str | None = None,
-             target: Target | str | None = None) -> "LatencyTable":
-        """Read a table; ``ValueError`` if corrupt or for another ``space``; warns on another
-        machine, software version or ``target``."""
+             target: Target | str | None = None, warn: bool = True) -> "LatencyTable":
+        """Read a table; ``ValueError`` naming the file and key if it is corrupt, hand-edited
+        into nonsense or for another ``space``; warns (``warn``) if it was measured on
+        another machine, software version or ``target``."""
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no latency table at {path}; build one with "
-                                    "`python -m hwnas_lab lut build --table PATH`")
-        try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError(f"format is {data.get('format') if isinstance(data, dict) else None!r}, "
-                                 f"not {FORMAT!r}")
-            table_space = SearchSpace.from_dict(data["space"])
-            entries = {k: float(v["median_ms"]) for k, v in data["entries"].items()}
-            iqr = {k: float(v["iqr_ms"]) for k, v in data["entries"].items()
-                   if v.get("iqr_ms") is not None}
-            table = cls(table_space, str(data["target"]), entries, iqr, dict(data["meta"]), path)
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"{path} is not a valid latency table (corrupt or truncated: {err}); "
-                             f"delete it and rebuild with `python -m hwnas_lab lut build`") from None
+        found = read_table(path)
+        table = cls(found.space, found.target, found.entries, found.iqr_ms, found.meta, path)
         if space is not None:
             table.check_space(get_space(space))
-        table.check_machine(target)
+        if warn:
+            table.check_machine(target)
         return table
 
     def check_space(self, space: SearchSpace) -> None:
         if space.to_dict() != self.space.to_dict():
             raise ValueError(f"latency table {self.path or ''} was built for space {self.space.name!r} "
                              f"({space_key(self.space)}), not for space {space.name!r} "
-                             f"({space_key(space)}); build one with `{_build_command(space, self.target)}`")
+                             f"({space_key(space)}); build one with `{build_command(space, self.target)}`")
 
     def check_machine(self, target: Target | str | None = None) -> None:
         """Warn if this table was measured elsewhere (CPU, torch version) or on another target."""
@@ -139,21 +142,22 @@ class LatencyTable:
             problems.append(f"target {self.target!r} (asked for {get_target(target).name!r})")
         if problems:
             warnings.warn(f"latency table {self.path or ''} was measured with " + ", ".join(problems)
-                          + "; its predictions may not hold here. Rebuild it with "
-                          + f"`{_build_command(self.space, self.target)}`", LatencyTableWarning,
-                          stacklevel=3)
+                          + "; its predictions may not hold here. Re-measure every entry here with "
+                          + f"`{build_command(self.space, self.target, self.path, force=True)}`",
+                          LatencyTableWarning, stacklevel=3)
 
     # ----- prediction -----------------------------------------------------------------
     def lookup(self, spec: LayerSpec) -> float:
         try:
-            return self.entries[spec.signature]
+            ms = self.entries[spec.signature]
         except KeyError:
             raise MissingEntryError(self.missing_message(spec.signature)) from None
+        return check_latency(ms, f"latency table {self.path or ''} entries[{spec.signature!r}]")
 
     def missing_message(self, signature: str) -> str:
         return (f"latency table for {self.target} has no entry for operator {signature}; profile it "
-                f"with `{_build_command(self.space, self.target)}` (resumes, measures only "
-                "missing operators) or LatencyTable.ensure(specs)")
+                f"with `{build_command(self.space, self.target, self.path)}` (resumes, measures "
+                "only missing operators) or LatencyTable.ensure(specs)")
 
     def predict(self, arch: Arch) -> float:
         """Predicted latency (ms) of one architecture: the sum of its operators' entries."""
@@ -170,7 +174,7 @@ class LatencyTable:
         return parts
 
     def _plan(self) -> "_GatherPlan":
-        key = (id(self.entries), len(self.entries))
+        key = (id(self.entries), hash(frozenset(self.entries)))  # same dict, same signatures
         if getattr(self, "_plan_cache", (None,))[0] != key:
             self._plan_cache = (key, _GatherPlan(self))
         return self._plan_cache[1]
@@ -195,17 +199,24 @@ class LatencyTable:
         """Measure every missing entry of ``specs`` (default: the whole space), saving as it goes.
 
         Interrupting (Ctrl-C) keeps every finished entry: the table is saved on the way out.
+        A save takes in what another build of the same file measured meanwhile, and such
+        entries are not measured again here.
         """
+        check_int("save_every", save_every)
         todo = self.missing(specs)
-        proto = self.meta.get("protocol", {})
+        proto = self.protocol
         target = get_target(self.target)
         start = time.perf_counter()
         try:
-            for i, spec in enumerate(tqdm(todo, desc=f"LUT {self.target}", disable=not progress or not todo)):
-                res = measure_layer(spec, target, repeats=proto.get("repeats", 15),
-                                    warmup=proto.get("warmup", 5), batch=proto.get("batch", 1))
+            done = 0
+            for spec in tqdm(todo, desc=f"LUT {self.target}", disable=not progress or not todo):
+                if spec.signature in self.entries:  # measured by another build, merged on save
+                    continue
+                res = measure_layer(spec, target, repeats=proto["repeats"],
+                                    warmup=proto["warmup"], batch=proto["batch"])
                 self.entries[spec.signature], self.iqr_ms[spec.signature] = res.median_ms, res.iqr_ms
-                if self.path is not None and (i + 1) % save_every == 0:
+                done += 1
+                if self.path is not None and done % save_every == 0:
                     self.save()
         finally:
             self.meta["build_s"] = self.meta.get("build_s", 0.0) + time.perf_counter() - start
@@ -214,31 +225,101 @@ class LatencyTable:
         return self
 
 
+def new_table(space: SearchSpace, target: Target, protocol: dict, path: Path | None) -> LatencyTable:
+    """An empty table of ``space`` on ``target`` that records ``protocol`` and this machine."""
+    return LatencyTable(space, target.name, path=path, meta={
+        "protocol": {**protocol, "threads": target.threads, "timer": "torch.utils.benchmark.Timer",
+                     "statistic": "median",
+                     "mode": "eval + inference_mode, each operator measured in isolation"},
+        "machine": machine_info()})
+
+
 def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
-            threads: int | None = None, repeats: int = 15, warmup: int = 5,
+            threads: int | None = None, repeats: int | None = None, warmup: int | None = None,
             specs: Sequence[LayerSpec] | None = None, path: str | Path | None = None,
-            save_every: int = 20, progress: bool = True, batch: int = 1) -> LatencyTable:
+            save_every: int = 20, progress: bool = True, batch: int | None = None,
+            force: bool = False, log: Callable[[str], None] = print) -> LatencyTable:
     """The table of ``space`` on ``target`` at ``path``: loaded, and built, resumed or
     extended with whatever ``specs`` it lacks (default: every operator of the space).
 
     ``path`` defaults to :func:`lut_path` in the cache; ``specs`` restricts the work to
     some operators (e.g. those of a few archs, for a quick demo: ``specs_of``). An
     existing file is resumed: only missing entries are measured.
+
+    The protocol (``repeats``, ``warmup``, ``batch``; None: the table's, or 15 / 5 / 1 for a
+    new one) is recorded in the file. Asking an existing table for another protocol, or
+    ``force=True`` (a table from another machine, a corrupt file), re-measures every entry
+    it holds plus ``specs``: the new table is built in ``PATH.remeasure`` (resumable the
+    same way) and replaces ``path`` only when complete, so no finished entry is lost.
     """
+    asked = {"repeats": repeats, "warmup": warmup, "batch": batch}
+    for key, value in asked.items():  # before any file is read or written
+        if value is not None:
+            check_protocol({key: value})
+    check_int("save_every", save_every)
     space, tgt = get_space(space), get_target(target, threads)
     path = Path(path) if path is not None else lut_path(space, tgt)
+    old, why = None, None
     if path.exists():
-        table = LatencyTable.load(path, space=space, target=tgt)
-        if table.target != tgt.name:
-            raise ValueError(f"{path} holds a table for target {table.target!r}, not {tgt.name!r}; "
+        try:
+            old = LatencyTable.load(path, space=space, target=tgt, warn=not force)
+        except ValueError:
+            if not force:
+                raise
+            why = f"asked to re-measure (--force), and {path} is unreadable: rebuilding it"
+        if old is not None and old.target != tgt.name:
+            raise ValueError(f"{path} holds a table for target {old.target!r}, not {tgt.name!r}; "
                              "choose another --table or delete the file")
-    else:
-        table = LatencyTable(space, tgt.name, path=path, meta={
-            "protocol": {"repeats": repeats, "warmup": warmup, "batch": batch, "threads": tgt.threads,
-                         "timer": "torch.utils.benchmark.Timer", "statistic": "median",
-                         "mode": "eval + inference_mode, each operator measured in isolation"},
-            "machine": machine_info()})
-    return table.ensure(specs, save_every=save_every, progress=progress)
+    base = old.protocol if old is not None else DEFAULT_PROTOCOL
+    protocol = {key: base[key] if value is None else value for key, value in asked.items()}
+    if old is not None and protocol != old.protocol:
+        why = (f"{path} was measured with {protocol_text(old.protocol)}; you asked for "
+               f"{protocol_text(protocol)}, so every entry is re-measured")
+    elif old is not None and force:
+        why = f"asked to re-measure (--force): every entry of {path} is measured again here"
+    if why is None:
+        table = old if old is not None else new_table(space, tgt, protocol, path)
+        return table.ensure(specs, save_every=save_every, progress=progress)
+    return _remeasure(old, space, tgt, protocol, path, specs, why, save_every, progress, log)
+
+
+def _remeasure(old: LatencyTable | None, space: SearchSpace, target: Target, protocol: dict,
+               path: Path, specs: Sequence[LayerSpec] | None, why: str, save_every: int,
+               progress: bool, log: Callable[[str], None]) -> LatencyTable:
+    """Build the table again beside ``path`` and move it there when complete (see get_lut)."""
+    staging = path.with_name(path.name + ".remeasure")
+    table = None
+    if staging.exists():
+        try:
+            table = LatencyTable.load(staging, space=space, warn=False)
+        except ValueError:
+            pass
+        if table is not None and (table.target != target.name or table.protocol != protocol):
+            log(f"replacing the unfinished re-measurement {staging} ({len(table.entries)} entries, "
+                f"{protocol_text(table.protocol)}): this one asks for {protocol_text(protocol)}")
+            staging.unlink()
+            table = None
+    table = table or new_table(space, target, protocol, staging)
+    wanted = {s.signature: s for s in (space.all_layer_specs() if specs is None else specs)}
+    if old is not None:  # everything the old table holds, as far as the space has it
+        every = {s.signature: s for s in space.all_layer_specs()}
+        wanted.update({sig: every[sig] for sig in old.entries if sig in every})
+    log(f"{why}: {len(wanted)} operators with {protocol_text(protocol)} into {staging} "
+        f"({len(table.entries)} done already); {path} stays as it is until this is complete")
+    table.ensure(list(wanted.values()), save_every=save_every, progress=progress)
+    with file_lock(path):  # keep what another re-measurement with this protocol put there
+        try:
+            on_disk = read_table(path)
+        except (ValueError, FileNotFoundError):
+            on_disk = None
+        if on_disk is not None and same_table(on_disk, table):
+            for sig, ms in on_disk.entries.items():
+                table.entries.setdefault(sig, ms)
+        write_json(path, table.to_dict())
+        staging.unlink(missing_ok=True)
+    table.path = path
+    log(f"re-measured: {path} now holds {len(table.entries)} entries, {protocol_text(protocol)}")
+    return table
 
 
 def specs_of(space: SearchSpace, archs: Sequence[Arch]) -> list[LayerSpec]:
@@ -258,10 +339,9 @@ class _GatherPlan:
         space = table.space
         self.space = space
         sigs = sorted(table.entries)
-        self.signatures = sigs + ["<missing>"]
-        self.values = np.array([table.entries[s] for s in sigs] + [np.nan])
+        self.signatures = sigs
         index = {s: i for i, s in enumerate(sigs)}
-        missing = len(sigs)
+        self.missing = missing = len(sigs)  # the index of an absent entry
         R, K, E = len(space.r_choices), len(space.ks_choices), len(space.e_choices)
         self.block_idx = np.full((R, space.n_slots, K, E), missing, dtype=np.int64)
         self.stem_idx = np.full(R, missing, dtype=np.int64)
@@ -290,14 +370,22 @@ class _GatherPlan:
         ri, ki, ei = self._pos["r"][a.r], self._pos["ks"][a.ks], self._pos["e"][a.e]
         slots = np.arange(self.space.n_slots)
         idx = self.block_idx[ri[:, None], slots[None, :], ki, ei]  # (n, n_slots): the one gather
-        idx = np.where(a.active, idx, -1)  # -1 -> a zero appended below
-        values = np.append(self.values, 0.0)
-        total = values[idx].sum(1) + values[self.stem_idx[ri]] + values[self.head_idx[ri]]
-        if np.isnan(total).any():
-            arch = a[int(np.flatnonzero(np.isnan(total))[0])]
-            first = next(s for s in self.space.layer_specs(arch)
-                         if s.signature not in self.table.entries)
-            raise MissingEntryError(self.table.missing_message(first.signature))
-        return total
+        stem, head = self.stem_idx[ri], self.head_idx[ri]
+        absent = ((idx == self.missing) & a.active).any(1) | (stem == self.missing) \
+            | (head == self.missing)
+        if absent.any():
+            arch = a[int(np.flatnonzero(absent)[0])]
+            for spec in self.space.layer_specs(arch):  # the first operator the table lacks
+                self.table.lookup(spec)
+        values = np.fromiter((self.table.entries[s] for s in self.signatures), dtype=np.float64,
+                             count=len(self.signatures))
+        bad = ~((values > 0) & np.isfinite(values))
+        if bad.any():  # set after loading (loaded files are checked): name the entry
+            sig = self.signatures[int(np.flatnonzero(bad)[0])]
+            check_latency(self.table.entries[sig], f"latency table {self.table.path or ''} "
+                          f"entries[{sig!r}]")
+        values = np.append(values, [0.0, 0.0])  # [missing] never used; [-1]: inactive slots
+        idx = np.where(a.active, idx, -1)
+        return values[idx].sum(1) + values[stem] + values[head]
 
 

@@ -46,9 +46,10 @@ def write_log(path: Path, history: list[dict]) -> None:
         tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
+def load_checkpoint(path: str | os.PathLike,
+                    fix: str = "retrain, or use an intact copy of the file") -> dict:
     """Read a checkpoint written by ``train_supernet`` (``last.pt`` or ``supernet.pt``, or a
-    run folder holding one)."""
+    run folder holding one); a ``ValueError`` (ending in ``fix``) if it is unreadable."""
     path = Path(path)
     if path.is_dir():
         for name in (FINAL, LAST):
@@ -62,12 +63,40 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, foreign pickle
         raise ValueError(f"{path} is not a readable OFA checkpoint (corrupt or truncated? "
-                         f"{type(err).__name__}: {str(err)[:200]}); retrain or resume from "
-                         "another copy") from None
+                         f"{type(err).__name__}: {str(err)[:200]}); {fix}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path} is not an OFA checkpoint of format {CKPT_FORMAT!r} "
-                         f"(found {found!r})")
+                         f"(found {found!r}); {fix}")
+    return ckpt
+
+
+def read_run(out: Path, resume: bool) -> dict | None:
+    """The checkpoint a run in folder ``out`` resumes from (None: start a new one there).
+
+    Every refusal names the file in the way and what to do with it, so the messages of
+    ``--resume`` and of a plain run never send the user back and forth.
+    """
+    last, final = out / LAST, out / FINAL
+    if not last.exists():
+        if resume:
+            raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {LAST}); "
+                                    "run without --resume to start a new run there")
+        if final.exists():
+            raise ValueError(f"{out} holds a finished supernet ({final}) but no {LAST}; give "
+                             "another --out folder for a new run, or move that file away")
+        return None
+    ckpt = load_checkpoint(last, fix=(
+        f"this run cannot {'resume' if resume else 'start'} while it is there. Move it away "
+        f"(e.g. `mv {last} {last}.broken`) and run again without --resume to start over in "
+        f"{out}, or put an intact copy of {LAST} back and add --resume"))
+    if not resume:
+        if ckpt.get("done") and final.exists():
+            raise ValueError(f"{out} holds a finished run ({final}); give another --out folder "
+                             f"for a new run, or evaluate this one with `python -m hwnas_lab ofa "
+                             f"eval {out}`")
+        raise ValueError(f"{out} already holds an unfinished run ({last}); add --resume to "
+                         "continue it, or choose another --out folder")
     return ckpt
 
 

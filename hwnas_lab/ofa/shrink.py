@@ -36,8 +36,8 @@ from ..arch import Arch
 from ..config import torch_threads
 from ..data import CIFARSplits, TensorData, batches, load_cifar10, resize
 from ..train import epoch_steps, evaluate, make_optimizer, make_scheduler
-from .checkpoint import (FINAL, LAST, LOG, checkpoint, find_supernet, load_checkpoint, run_dir,
-                         save_checkpoint, supernet_from_checkpoint, write_log)
+from .checkpoint import (FINAL, LAST, LOG, checkpoint, find_supernet, load_checkpoint, read_run,
+                         run_dir, save_checkpoint, supernet_from_checkpoint, write_log)
 from .schedule import Phase, ShrinkConfig, get_shrink_config
 from .supernet import OFASupernet, recalibrate_bn
 
@@ -171,15 +171,18 @@ def train_supernet(config: ShrinkConfig, out: str | os.PathLike, resume: bool = 
     """Run (or resume) progressive shrinking in the folder ``out``; return the final
     checkpoint dict. ``data`` defaults to ``load_cifar10(config.preset)``."""
     out = Path(out)
-    if resume and not (out / LAST).exists():
-        raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {LAST}); "
-                                "run without --resume to start a new run there")
-    if not resume and (out / LAST).exists():
-        raise ValueError(f"{out} already holds a run ({LAST}); add --resume to continue it "
-                         "or choose another --out folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; give a folder for the run "
+                         f"({LAST}, {LOG}, {FINAL}), e.g. --out {out.with_suffix('')}-run")
+    ckpt = read_run(out, resume)
+    if ckpt is not None and ckpt.get("done") and (out / FINAL).exists():
+        log(f"{out} holds a finished run ({len(config.phases)} of {len(config.phases)} phases "
+            f"trained, {out / FINAL} written): nothing to resume. Evaluate it with `python -m "
+            f"hwnas_lab ofa eval {out}`, or give another --out folder for a new run")
+        return load_checkpoint(out / FINAL)
     ctx = _setup_distributed(device)
     with torch_threads(config.threads):
-        return _Run(config, out, ctx, progress, log).train(resume, data)
+        return _Run(config, out, ctx, progress, log).train(ckpt, data)
 
 
 class _Run:
@@ -195,9 +198,10 @@ class _Run:
         self.teacher: nn.Module | None = None
         self.state = {"phase": 0, "epoch": 0, "history": [], "elapsed_s": 0.0, "done": False}
 
-    def train(self, resume: bool, data: CIFARSplits | None) -> dict:
+    def train(self, ckpt: dict | None, data: CIFARSplits | None) -> dict:
         config, ctx = self.config, self.ctx
-        ckpt = self._resume() if resume else None
+        if ckpt is not None:
+            self._resume(ckpt)
         self.data = data if data is not None else self._load_data()
         self.net.to(device=ctx.device, memory_format=self.memory_format)
         self.model: nn.Module = SubnetBatch(self.net)
@@ -216,9 +220,8 @@ class _Run:
             ckpt = None
         return self._finish()
 
-    def _resume(self) -> dict:
+    def _resume(self, ckpt: dict) -> None:
         last = self.out / LAST
-        ckpt = load_checkpoint(last)
         saved = ShrinkConfig.from_dict(ckpt["config"])
         if saved != self.config:
             raise ValueError(f"{last} was made with preset {saved.preset!r} and a different "
@@ -226,9 +229,10 @@ class _Run:
         self.net.load_state_dict(ckpt["model"])
         self.state.update({k: ckpt[k] for k in self.state})
         if self.ctx.main:
-            self.log(f"resuming {self.out}: phase {self.state['phase'] + 1}/"
-                     f"{len(self.config.phases)}, epoch {self.state['epoch']}")
-        return ckpt
+            n = len(self.config.phases)
+            where = (f"all {n} phases trained; evaluating and writing {FINAL}" if self.state["done"]
+                     else f"phase {self.state['phase'] + 1}/{n}, epoch {self.state['epoch']}")
+            self.log(f"resuming {self.out}: {where}")
 
     def _load_data(self) -> CIFARSplits:
         ctx = self.ctx  # rank 0 first: it may decode and cache the images for the others
