@@ -340,8 +340,8 @@ class SearchSpace:
         if unknown:
             raise ValueError(f"unknown SearchSpace fields {sorted(unknown)}; known: {sorted(known)}")
         if missing:
-            raise ValueError(f"SearchSpace fields {sorted(missing)} are missing; a saved space "
-                             f"lists all of {sorted(known)}")
+            raise ValueError(f"SearchSpace fields {sorted(missing)} are missing (a saved space "
+                             "lists every field)")
         return cls(**data)
 
     def describe(self) -> str:

@@ -211,9 +211,10 @@ def test_table_from_another_machine_advice_actually_rebuilds_it(monkeypatch, tmp
     from hwnas_lab.cli import main
 
     path = tmp_path / "t.json"
-    table = LatencyTable(CPU, "torch-1thread", {s.signature: 9.0 for s in CPU.all_layer_specs()[:3]},
-                         meta={"protocol": {"repeats": 2, "warmup": 0, "batch": 1},
-                               "machine": {"cpu": "Some Phone CPU", "torch": "1.0"}})
+    entries = {s.signature: 9.0 for s in CPU.all_layer_specs()[:3]}
+    table = LatencyTable(CPU, "torch-1thread", entries, meta={
+        "protocol": {"repeats": 2, "warmup": 0, "batch": 1},
+        "machine": {"cpu": "Some Phone CPU", "torch": "1.0"}})
     table.save(path)
     with pytest.warns(LatencyTableWarning, match="Some Phone CPU") as caught:
         LatencyTable.load(path, space=CPU)

@@ -103,7 +103,8 @@ def test_values_set_in_memory_are_checked_too():
     for bad in (float("nan"), -998.0):
         table.entries[signature] = bad  # no bare StopIteration, no silent nan / negative ms
         for predict in (table.predict, lambda a: table.predict_batch([a])):
-            with pytest.raises(ValueError, match=rf"entries\['{signature}'\] = {bad} is not a latency"):
+            with pytest.raises(ValueError,
+                               match=rf"entries\['{signature}'\] = {bad} is not a latency"):
                 predict(CPU.largest())
 
 

@@ -43,7 +43,8 @@ REFETCH = "re-download cifar-10-python.tar.gz and extract it again, or use an Im
 
 # the only globals a CIFAR-10 batch file may name: numpy's array rebuilders (numpy 1 and 2
 # spell the module differently) and the codec Python 3 uses for bytes in protocol 2
-_SAFE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+_SAFE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"),
+                 ("numpy._core.multiarray", "_reconstruct"),
                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 

@@ -5,7 +5,8 @@
     noise       metrics of predictions (RMSE, MAPE, +-5/10 %, Kendall tau) and the noise
                 floor of the measurement itself
     lut         latency lookup tables of every operator of a search space; vectorised
-                prediction of many architectures
+                prediction of many architectures; re-measuring (protocol change, --force)
+    table_file  the table's JSON format: checked reading, saves that merge (no lost entry)
     layers      layer-level tables for any nn.Module (torchvision models); imports
                 torchvision, so it is not loaded by ``import hwnas_lab.latency``
     predictors  plain, calibrated and MLP predictors, validated end to end

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -38,9 +37,9 @@ from ..arch import Arch, ArchBatch
 from ..config import cache_dir, check_int, file_lock
 from ..space import SPACES, LayerSpec, SearchSpace, get_space
 from .measure import Target, get_target, machine_info, measure_layer
-from .table_file import (BUILD, DEFAULT_PROTOCOL, FORMAT, TableFile, check_latency,
-                         check_protocol, protocol_text, read_table, same_table, save_merged,
-                         write_json)
+from .table_file import (BUILD, DEFAULT_PROTOCOL, FORMAT, PROTOCOL_MINIMUM, TableFile,
+                         check_latency, check_protocol, protocol_text, read_table, same_table,
+                         save_merged, write_json)
 
 __all__ = ["FORMAT", "LatencyTable", "LatencyTableWarning", "MissingEntryError", "get_lut",
            "lut_path", "space_key", "specs_of", "write_json"]
@@ -92,6 +91,9 @@ class LatencyTable(TableFile):
     def __post_init__(self) -> None:
         for signature, ms in self.entries.items():
             check_latency(ms, f"LatencyTable.entries[{signature!r}]")
+
+    def _name(self) -> str:
+        return f"latency table {self.path}" if self.path else "latency table"
 
     @property
     def protocol(self) -> dict[str, int]:
@@ -152,7 +154,7 @@ class LatencyTable(TableFile):
             ms = self.entries[spec.signature]
         except KeyError:
             raise MissingEntryError(self.missing_message(spec.signature)) from None
-        return check_latency(ms, f"latency table {self.path or ''} entries[{spec.signature!r}]")
+        return check_latency(ms, f"{self._name()} entries[{spec.signature!r}]")
 
     def missing_message(self, signature: str) -> str:
         return (f"latency table for {self.target} has no entry for operator {signature}; profile it "
@@ -214,7 +216,8 @@ class LatencyTable(TableFile):
                     continue
                 res = measure_layer(spec, target, repeats=proto["repeats"],
                                     warmup=proto["warmup"], batch=proto["batch"])
-                self.entries[spec.signature], self.iqr_ms[spec.signature] = res.median_ms, res.iqr_ms
+                self.entries[spec.signature] = res.median_ms
+                self.iqr_ms[spec.signature] = res.iqr_ms
                 done += 1
                 if self.path is not None and done % save_every == 0:
                     self.save()
@@ -225,7 +228,8 @@ class LatencyTable(TableFile):
         return self
 
 
-def new_table(space: SearchSpace, target: Target, protocol: dict, path: Path | None) -> LatencyTable:
+def new_table(space: SearchSpace, target: Target, protocol: dict,
+              path: Path | None) -> LatencyTable:
     """An empty table of ``space`` on ``target`` that records ``protocol`` and this machine."""
     return LatencyTable(space, target.name, path=path, meta={
         "protocol": {**protocol, "threads": target.threads, "timer": "torch.utils.benchmark.Timer",
@@ -255,14 +259,14 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
     asked = {"repeats": repeats, "warmup": warmup, "batch": batch}
     for key, value in asked.items():  # before any file is read or written
         if value is not None:
-            check_protocol({key: value})
+            check_int(key, value, PROTOCOL_MINIMUM[key])
     check_int("save_every", save_every)
     space, tgt = get_space(space), get_target(target, threads)
     path = Path(path) if path is not None else lut_path(space, tgt)
     old, why = None, None
     if path.exists():
         try:
-            old = LatencyTable.load(path, space=space, target=tgt, warn=not force)
+            old = LatencyTable.load(path, space=space, warn=False)  # warned below if kept
         except ValueError:
             if not force:
                 raise
@@ -278,6 +282,8 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
     elif old is not None and force:
         why = f"asked to re-measure (--force): every entry of {path} is measured again here"
     if why is None:
+        if old is not None:
+            old.check_machine(tgt)
         table = old if old is not None else new_table(space, tgt, protocol, path)
         return table.ensure(specs, save_every=save_every, progress=progress)
     return _remeasure(old, space, tgt, protocol, path, specs, why, save_every, progress, log)
@@ -382,8 +388,7 @@ class _GatherPlan:
         bad = ~((values > 0) & np.isfinite(values))
         if bad.any():  # set after loading (loaded files are checked): name the entry
             sig = self.signatures[int(np.flatnonzero(bad)[0])]
-            check_latency(self.table.entries[sig], f"latency table {self.table.path or ''} "
-                          f"entries[{sig!r}]")
+            check_latency(self.table.entries[sig], f"{self.table._name()} entries[{sig!r}]")
         values = np.append(values, [0.0, 0.0])  # [missing] never used; [-1]: inactive slots
         idx = np.where(a.active, idx, -1)
         return values[idx].sum(1) + values[stem] + values[head]

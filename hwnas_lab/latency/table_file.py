@@ -82,7 +82,8 @@ def parse_table(data: object, path: Path | str) -> TableFile:
     """Check the decoded JSON of a table file; ``ValueError`` naming ``path`` and the key."""
     def bad(key: str, problem: str, fix: str = "") -> ValueError:
         return ValueError(f"{path} is not a valid latency table: {key} {problem}; "
-                          + (fix or f"delete the file and rebuild it with `{BUILD} --table {path}`"))
+                          + (fix or f"delete the file and rebuild it with "
+                                    f"`{BUILD} --table {path}`"))
 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
@@ -104,7 +105,8 @@ def parse_table(data: object, path: Path | str) -> TableFile:
             raise bad(f"meta.{key}", f"= {meta[key]!r:.80} is not an object (e.g. "
                       + ('{"cpu": ..., "torch": ...})' if key == "machine" else
                          '{"repeats": 15, "warmup": 5, "batch": 1})'))
-    if not isinstance(meta.get("build_s", 0.0), (int, float)) or isinstance(meta.get("build_s"), bool):
+    build_s = meta.get("build_s", 0.0)
+    if isinstance(build_s, bool) or not isinstance(build_s, (int, float)):
         raise bad("meta.build_s", f"= {meta['build_s']!r:.80} is not a number of seconds")
     rebuild = (f"delete it, or re-measure it with `{BUILD} --space {space.name} --target "
                f"{data['target']} --table {path} --force`")
