@@ -239,3 +239,13 @@ def test_force_rebuilds_a_file_with_an_impossible_protocol(monkeypatch, tmp_path
     specs = CPU.all_layer_specs()[:2]
     table = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False, force=True)
     assert LatencyTable.load(path).protocol["repeats"] == 3 and len(table.entries) == 2
+
+
+def test_force_never_replaces_another_spaces_or_targets_table(tmp_path):
+    path = fake_table(CPU).save(tmp_path / "t.json")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="built for space 'cpu'"):
+        get_lut(GPU, "torch", path=path, progress=False, force=True)
+    with pytest.raises(ValueError, match="holds a table for target 'torch-1thread'"):
+        get_lut(CPU, "onnxruntime", path=path, progress=False, force=True)
+    assert path.read_bytes() == before

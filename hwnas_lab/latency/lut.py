@@ -266,11 +266,13 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
     old, why = None, None
     if path.exists():
         try:
-            old = LatencyTable.load(path, space=space, warn=False)  # warned below if kept
+            old = LatencyTable.load(path, warn=False)  # warned below if kept
         except ValueError:
             if not force:
                 raise
             why = f"asked to re-measure (--force), and {path} is unreadable: rebuilding it"
+        if old is not None:  # another space's or target's table is never replaced
+            old.check_space(space)
         if old is not None and old.target != tgt.name:
             raise ValueError(f"{path} holds a table for target {old.target!r}, not {tgt.name!r}; "
                              "choose another --table or delete the file")
