@@ -131,7 +131,8 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
     with open(path.parent / f".{path.name}.lock", "a+b") as fh:  # 0666 minus the umask
         if fcntl is not None:
             fcntl.flock(fh, fcntl.LOCK_EX)
-        else:  # pragma: no cover - Windows
+        else:  # pragma: no cover - Windows: lock the first byte (retries for 10 s)
+            fh.seek(0)
             msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
         try:
             yield
