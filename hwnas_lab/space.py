@@ -258,9 +258,11 @@ class SearchSpace:
         if subset is None:
             return allowed
         values = tuple(subset) if isinstance(subset, Iterable) else (subset,)
-        if not values or any(v not in allowed for v in values):
-            raise ValueError(f"sample({name}={subset!r}): give a non-empty subset of the space's "
-                             f"{name}_choices {list(allowed)}, or None for all of them")
+        outside = [v for v in values if v not in allowed]
+        if not values or outside:
+            why = f"{outside[0]!r} is not allowed in space {self.name!r}; " if outside else ""
+            raise ValueError(f"sample({name}={subset!r}): {why}give a non-empty subset of the "
+                             f"space's {name}_choices {list(allowed)}, or None for all of them")
         return values
 
     def mutate(self, arch: Arch, prob: float = 0.1, rng: Rng = None) -> Arch:

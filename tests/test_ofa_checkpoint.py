@@ -24,10 +24,14 @@ def test_resume_with_nothing_to_resume(tmp_path, capsys):
     assert "nothing to resume" in capsys.readouterr().err
 
 
-def test_existing_run_needs_resume(ofa_smoke_run, capsys):
-    out, _ = ofa_smoke_run
+def test_existing_run_needs_resume(ofa_smoke_run, tmp_path, capsys):
+    import shutil
+
+    out = Path(shutil.copytree(ofa_smoke_run[0], tmp_path / "run"))
+    (out / FINAL).unlink()  # not finished: killed before supernet.pt was written
     assert cli_main(["ofa", "train", "--preset", "smoke", "--out", str(out)]) == 2
-    assert "--resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds an unfinished run" in err and "add --resume" in err
 
 
 def test_resume_with_other_preset(ofa_smoke_run, tmp_path):

@@ -161,6 +161,7 @@ def test_numpy_values_become_plain_ints_and_the_dict_needs_every_field():
 @pytest.mark.parametrize("kwargs", [dict(ks=[]), dict(e=[5]), dict(d=())])
 def test_sample_subset_must_be_a_nonempty_part_of_the_choices(kwargs):
     (name, subset), = kwargs.items()
-    with pytest.raises(ValueError, match=re.escape(f"sample({name}={subset!r}): give a non-empty")):
+    with pytest.raises(ValueError, match=re.escape(f"sample({name}={subset!r}): ")) as err:
         CPU.sample(0, **kwargs)
+    assert "give a non-empty subset" in str(err.value)
     assert CPU.sample(0, ks=[5]).ks == (5,) * CPU.n_slots

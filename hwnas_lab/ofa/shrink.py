@@ -175,6 +175,12 @@ def train_supernet(config: ShrinkConfig, out: str | os.PathLike, resume: bool = 
         raise ValueError(f"--out {out} is a file, not a folder; give a folder for the run "
                          f"({LAST}, {LOG}, {FINAL}), e.g. --out {out.with_suffix('')}-run")
     ckpt = read_run(out, resume)
+    if ckpt is not None:
+        saved = ShrinkConfig.from_dict(ckpt["config"])
+        if saved != config:
+            raise ValueError(f"{out / LAST} was made with preset {saved.preset!r} and a "
+                             f"different config; resume with --preset {saved.preset} (same "
+                             "settings)")
     if ckpt is not None and ckpt.get("done") and (out / FINAL).exists():
         log(f"{out} holds a finished run ({len(config.phases)} of {len(config.phases)} phases "
             f"trained, {out / FINAL} written): nothing to resume. Evaluate it with `python -m "
@@ -221,11 +227,7 @@ class _Run:
         return self._finish()
 
     def _resume(self, ckpt: dict) -> None:
-        last = self.out / LAST
-        saved = ShrinkConfig.from_dict(ckpt["config"])
-        if saved != self.config:
-            raise ValueError(f"{last} was made with preset {saved.preset!r} and a different "
-                             f"config; resume with --preset {saved.preset} (same settings)")
+        """Continue from ``ckpt`` (its config was checked against ours by train_supernet)."""
         self.net.load_state_dict(ckpt["model"])
         self.state.update({k: ckpt[k] for k in self.state})
         if self.ctx.main:
