@@ -10,7 +10,8 @@ import torch
 
 from hwnas_lab.blocks import arch_flops
 from hwnas_lab.data import TensorData
-from hwnas_lab.lut import ArchArrays, LatencyTable
+from hwnas_lab.arch import ArchBatch
+from hwnas_lab.latency.lut import LatencyTable
 from hwnas_lab.ofa import OFASupernet
 from hwnas_lab.ofa.accuracy import (AccuracyPredictor, collect_accuracy, extreme_archs, get_predictor,
                                     noise_yardstick, scores)
@@ -43,7 +44,7 @@ class LinearPredictor:
         self.w = np.random.default_rng(seed).normal(0, 0.01, len(space.feature_names))
 
     def predict(self, a):
-        return 0.7 + self.space.encode_arrays(a.ks, a.e, a.d, a.r) @ self.w
+        return 0.7 + self.space.encode_batch(a) @ self.w
 
 
 def objective(limit_ms=None, memory_kb=None, flops_m=None, space=SPACE):
@@ -52,21 +53,15 @@ def objective(limit_ms=None, memory_kb=None, flops_m=None, space=SPACE):
 
 
 # ----- populations as arrays ------------------------------------------------------------------
-def test_encode_arrays_equals_encode_batch():
-    archs = [SPACE.sample(i) for i in range(20)]
-    a = ArchArrays.from_archs(SPACE, archs)
-    assert np.array_equal(SPACE.encode_arrays(a.ks, a.e, a.d, a.r), SPACE.encode_batch(archs))
-
-
 def test_sample_mutate_crossover_give_valid_archs_and_keep_skipped_slots():
     rng = np.random.default_rng(0)
     pop = sample_batch(SPACE, 500, rng)
     for batch in (pop, mutate_batch(SPACE, pop, 1.0, 1.0, rng),
                   crossover_batch(SPACE, pop, sample_batch(SPACE, 500, rng), rng)):
-        ArchArrays.from_archs(SPACE, to_archs(batch))  # raises on any invalid value
+        ArchBatch.from_archs(SPACE, to_archs(batch))  # raises on any invalid value
     assert set(np.unique(pop.ks)) == set(SPACE.ks_choices) and set(np.unique(pop.r)) == set(SPACE.r_choices)
     # every slot, running or skipped, is redrawn at the same rate (prob * (1 - 1/3) = 1/3 changed)
-    shallow = ArchArrays.from_archs(SPACE, [SPACE.uniform(7, 6, 2, 32)] * 2000)
+    shallow = ArchBatch.from_archs(SPACE, [SPACE.uniform(7, 6, 2, 32)] * 2000)
     child = mutate_batch(SPACE, shallow, 0.5, 0.5, rng)
     changed = child.ks != shallow.ks
     D = SPACE.max_depth
@@ -82,8 +77,8 @@ def test_sample_mutate_crossover_give_valid_archs_and_keep_skipped_slots():
 
 def test_crossover_takes_each_value_from_a_parent_at_the_same_position():
     rng = np.random.default_rng(1)
-    a = ArchArrays.from_archs(SPACE, [SPACE.uniform(3, 3, 2, 24)] * 1000)
-    b = ArchArrays.from_archs(SPACE, [SPACE.uniform(7, 6, 4, 32)] * 1000)
+    a = ArchBatch.from_archs(SPACE, [SPACE.uniform(3, 3, 2, 24)] * 1000)
+    b = ArchBatch.from_archs(SPACE, [SPACE.uniform(7, 6, 4, 32)] * 1000)
     c = crossover_batch(SPACE, a, b, rng)
     assert np.isin(c.ks, (3, 7)).all() and np.isin(c.d, (2, 4)).all() and np.isin(c.r, (24, 32)).all()
     assert abs((c.ks == 3).mean() - 0.5) < 0.02 and abs((c.r == 24).mean() - 0.5) < 0.05
@@ -100,7 +95,7 @@ def test_genes_round_trip():
 # ----- efficiency models --------------------------------------------------------------------------
 def test_slot_tables_match_per_arch_computations():
     archs = [SPACE.smallest(), SPACE.largest()] + [SPACE.sample(i) for i in range(30)]
-    a = ArchArrays.from_archs(SPACE, archs)
+    a = ArchBatch.from_archs(SPACE, archs)
     assert np.allclose(mflops_table(SPACE).total(a), [arch_flops(SPACE, x) / 1e6 for x in archs])
     table = synthetic_table()
     assert np.allclose(SlotTable.build(SPACE, table.lookup).total(a), table.predict_batch(a))
@@ -112,14 +107,14 @@ def test_slot_tables_match_per_arch_computations():
 def test_peak_memory_by_hand_for_the_smallest_subnet():
     # r24: stem 16x24x24; block 1 (stride 2, e3): expand keeps x (16*576) and h (48*576) live
     expected_kb = (16 * 576 + 48 * 576) * 4 / 1024
-    assert memory_table(SPACE).peak(ArchArrays.from_archs(SPACE, [SPACE.smallest()]))[0] == expected_kb
+    assert memory_table(SPACE).peak(ArchBatch.from_archs(SPACE, [SPACE.smallest()]))[0] == expected_kb
 
 
 @pytest.mark.parametrize("space_name", ["cpu", "gpu"])
 def test_memory_model_against_measured_peak(space_name):
     space = get_space(space_name)
     archs = [space.smallest(), space.largest(), space.sample(3), space.sample(4)]
-    model = memory_table(space).peak(ArchArrays.from_archs(space, archs))
+    model = memory_table(space).peak(ArchBatch.from_archs(space, archs))
     for arch, kb in zip(archs, model):
         measured = measured_peak_kb(space, arch)
         assert measured["lean_kb"] == pytest.approx(kb, rel=1e-9)  # the same live set, on real tensors
@@ -144,18 +139,18 @@ def test_minimum_is_exact_on_an_enumerable_space():
         for ks in itertools.product(TINY.ks_choices, repeat=TINY.n_slots):
             for e in itertools.product(TINY.e_choices, repeat=TINY.n_slots):
                 every += [Arch(ks, e, d, r) for r in TINY.r_choices]
-    a = ArchArrays.from_archs(TINY, every)
+    a = ArchBatch.from_archs(TINY, every)
     for metric, values in (("latency_ms", table.predict_batch(a)), ("mflops", eff.mflops(a)),
                            ("memory_kb", eff.memory_kb(a))):
         low, arch = eff.minimum(metric)
         assert low == pytest.approx(values.min())
-        one = ArchArrays.from_archs(TINY, [arch])
+        one = ArchBatch.from_archs(TINY, [arch])
         assert {"latency_ms": table.predict_batch, "mflops": eff.mflops, "memory_kb": eff.memory_kb}[metric](
             one)[0] == pytest.approx(low)
 
 
 def test_minimum_of_a_calibrated_sum():
-    from hwnas_lab.predictors import CalibratedSum
+    from hwnas_lab.latency.predictors import CalibratedSum
 
     table = synthetic_table()
     cal = CalibratedSum(table)
@@ -195,7 +190,7 @@ def test_infeasible_limit_names_the_smallest_feasible_value():
     with pytest.raises(InfeasibleError, match=f"smallest feasible value is {low_ms:.4g} ms") as err:
         objective(limit_ms=low_ms * 0.5)
     assert "latency limit" in str(err.value) and "synthetic" in str(err.value)
-    low_kb = memory_table(SPACE).peak(ArchArrays.from_archs(SPACE, [SPACE.smallest()]))[0]
+    low_kb = memory_table(SPACE).peak(ArchBatch.from_archs(SPACE, [SPACE.smallest()]))[0]
     with pytest.raises(InfeasibleError, match=f"peak memory limit 100 kB .* {low_kb:.4g} kB"):
         check_constraints(eff, Constraints(memory_kb=100.0))
     check_constraints(eff, Constraints(latency_ms=low_ms, memory_kb=low_kb))  # exactly the minimum: fine
@@ -221,7 +216,7 @@ def test_evolution_counts_evaluations_keeps_feasible_and_beats_random_search():
     pool = evo.pool
     assert len(pool["acc"]) == evo.n_evals and np.all(pool["latency_ms"] <= obj.constraints.latency_ms)
     assert evo.best_acc == pytest.approx(pool["acc"].max())
-    best = ArchArrays.from_archs(SPACE, [evo.best])
+    best = ArchBatch.from_archs(SPACE, [evo.best])
     assert obj.predictor.predict(best)[0] == pytest.approx(evo.best_acc)
     rand = random_search(obj, evo.n_evals, seed=0)
     assert rand.n_evals == evo.n_evals and rand.best_metrics["latency_ms"] <= obj.constraints.latency_ms
@@ -276,7 +271,7 @@ def synthetic_pairs(n=200, noise=0.003, seed=0):
 def test_predictor_learns_and_ranks_held_out_subnets():
     a, truth, noisy = synthetic_pairs()
     train, test = np.arange(160), np.arange(160, 200)
-    take = lambda idx: ArchArrays(a.ks[idx], a.e[idx], a.d[idx], a.r[idx])  # noqa: E731
+    take = lambda idx: ArchBatch(a.ks[idx], a.e[idx], a.d[idx], a.r[idx])  # noqa: E731
     pred = AccuracyPredictor(SPACE, steps=600).fit(take(train), noisy[train])
     s = scores(pred.predict(take(test)), truth[test])
     constant = scores(np.full(40, noisy[train].mean()) + 1e-9 * np.arange(40), truth[test])
@@ -439,7 +434,7 @@ def test_the_gpu_space_searches_too(tmp_path):
 
 def test_robust_calibration_ignores_an_outlier():
     from hwnas_lab.ofa.specialise import robust_calibration
-    from hwnas_lab.predictors import CalibratedSum
+    from hwnas_lab.latency.predictors import CalibratedSum
 
     table = synthetic_table()
     archs = [SPACE.sample(i) for i in range(12)]

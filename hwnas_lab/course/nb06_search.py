@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..checks import exercise
+from .checks import exercise
 from ..space import SPACES, Arch, SearchSpace
 
 
@@ -336,7 +336,7 @@ class SearchContext:
     net: object  # the trained OFASupernet
     train_data: object  # for BN recalibration
     test_data: object  # where the found subnet is re-measured
-    predictor: object  # accuracy predictor (predict(ArchArrays))
+    predictor: object  # accuracy predictor (predict(ArchBatch))
     efficiencies: dict  # target name -> ofa.efficiency.Efficiency
     fronts: dict = field(default_factory=dict)  # target -> {"front_ms", "front_acc", "pool_ms", "pool_acc"}
     config: object = None  # ofa.search.EvolutionConfig of the panel's searches (None: OFA's)

@@ -12,10 +12,10 @@ candidate subnet by a small MLP that predicts its accuracy from its encoding; OF
   Measurements are cached in the cache folder, keyed by the supernet file's digest, the
   split size and the recalibration budget; an interrupted collection resumes, a larger one
   measures only what is missing.
-* **Predictor** (:class:`AccuracyPredictor`): an MLP on ``SearchSpace.encode_arrays``
+* **Predictor** (:class:`AccuracyPredictor`): an MLP on ``SearchSpace.encode_batch`` (of an ``ArchBatch``)
   features (one-hots of ks and e per RUNNING block slot, of d per stage and of r), fitted on
   the training pairs, scored on held-out random subnets by RMSE and Kendall's tau, beside
-  the yardstick. Its forward pass is plain numpy on a whole ``ArchArrays`` batch.
+  the yardstick. Its forward pass is plain numpy on a whole ``ArchBatch`` batch.
 
 The yardstick is not a bound: a predictor of a subnet's *mean* accuracy can beat a second
 noisy measurement, as notebook 01's noise floor is for latency.
@@ -37,8 +37,10 @@ import torch
 from torch import nn
 
 from ..config import atomic_path, cache_dir
-from ..latency import kendall_tau
-from ..lut import ArchArrays, atomic_write_json, space_key
+from ..stats import kendall_tau
+from ..arch import ArchBatch
+from ..latency.lut import space_key
+from ..latency.table_file import write_json as atomic_write_json
 from ..space import Arch, SearchSpace
 
 DATA_FORMAT = "hwnas-ofa-accuracy/1"
@@ -85,8 +87,8 @@ class AccuracyData:
     meta: dict = field(default_factory=dict)  # supernet digest, split size, budgets, timings
 
     @property
-    def arrays(self) -> ArchArrays:
-        return ArchArrays.from_archs(self.space, self.archs)
+    def arrays(self) -> ArchBatch:
+        return ArchBatch.from_archs(self.space, self.archs)
 
     @property
     def train_index(self) -> np.ndarray:
@@ -220,7 +222,7 @@ def noise_yardstick(data: AccuracyData) -> Scores:
 
 
 class AccuracyPredictor:
-    """MLP from ``SearchSpace.encode_arrays`` features to accuracy (0..1); numpy forward pass."""
+    """MLP from ``SearchSpace.encode_batch`` (of an ``ArchBatch``) features to accuracy (0..1); numpy forward pass."""
 
     def __init__(self, space: SearchSpace, hidden: int = 128, layers: int = 2, steps: int = 1500,
                  lr: float = 3e-3, weight_decay: float = 1e-2, seed: int = 0):
@@ -242,10 +244,10 @@ class AccuracyPredictor:
     def hyper(self) -> dict:
         return {k: getattr(self, k) for k in ("hidden", "layers", "steps", "lr", "weight_decay", "seed")}
 
-    def features(self, a: ArchArrays) -> np.ndarray:
-        return self.space.encode_arrays(a.ks, a.e, a.d, a.r)
+    def features(self, a: ArchBatch) -> np.ndarray:
+        return self.space.encode_batch(a)
 
-    def fit(self, a: ArchArrays, acc: Sequence[float]) -> "AccuracyPredictor":
+    def fit(self, a: ArchBatch, acc: Sequence[float]) -> "AccuracyPredictor":
         y = np.asarray(acc, dtype=np.float64).ravel()
         if len(y) != len(a) or len(y) < 2 or not np.all(np.isfinite(y)):
             raise ValueError(f"fit needs one finite accuracy per architecture (>= 2), got {len(y)} "
@@ -270,7 +272,7 @@ class AccuracyPredictor:
                         for m in net if isinstance(m, nn.Linear)]
         return self
 
-    def predict(self, a: ArchArrays) -> np.ndarray:
+    def predict(self, a: ArchBatch) -> np.ndarray:
         """Predicted accuracy (0..1) of every architecture of the batch."""
         if not self.weights:
             raise ValueError("AccuracyPredictor.predict before fit (or load): call fit(arrays, acc)")
@@ -328,7 +330,7 @@ def get_predictor(data: AccuracyData, path: str | Path | None = None, **hyper) -
     if path.exists():
         return AccuracyPredictor.load(path, data.space)
     a, idx = data.arrays, data.train_index
-    pred.fit(ArchArrays(a.ks[idx], a.e[idx], a.d[idx], a.r[idx]), data.acc[idx])
+    pred.fit(ArchBatch(a.ks[idx], a.e[idx], a.d[idx], a.r[idx]), data.acc[idx])
     pred.meta = {"supernet": data.meta.get("supernet"), "pairs": len(idx)}
     pred.path = pred.save(path, **pred.meta)
     return pred

@@ -81,7 +81,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .efficiency import Efficiency
     from .search import (Constraints, EvolutionConfig, Objective, benchmark, check_constraints,
                          evolution_search)
-    from .shrink import load_checkpoint, load_supernet
+    from .checkpoint import load_checkpoint, load_supernet
     from .specialise import find_search_supernet, get_budget, latency_model, remeasure
 
     limits = Constraints(args.latency_ms, args.flops_m, args.memory_kb)  # bad numbers fail before any work

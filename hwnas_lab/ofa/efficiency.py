@@ -2,7 +2,7 @@
 
 Once-for-All (Cai et al., ICLR 2020, Section 3.4) searches under an efficiency
 constraint predicted per architecture, never measured inside the search loop. Three
-models, each a function of an ``ArchArrays`` batch (integer arrays ``ks, e, d, r``) that
+models, each a function of an ``ArchBatch`` batch (integer arrays ``ks, e, d, r``) that
 needs no Python loop over architectures:
 
 * **latency** (ms): a target's latency table, ``LatencyTable.predict_batch`` (or its
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..lut import ArchArrays
+from ..arch import ArchBatch
 from ..space import Arch, LayerSpec, SearchSpace
 
 BYTES_PER_ELEMENT = 4  # float32 activations
@@ -71,7 +71,7 @@ class SlotTable:
             stem[ri], head[ri] = value(specs[0]), value(specs[-1])
         return cls(space, blocks, stem, head)
 
-    def _positions(self, a: ArchArrays) -> tuple[np.ndarray, ...]:
+    def _positions(self, a: ArchBatch) -> tuple[np.ndarray, ...]:
         def lookup(values: np.ndarray, choices: tuple[int, ...]) -> np.ndarray:
             table = np.full(max(choices) + 1, -1, dtype=np.int64)
             table[list(choices)] = np.arange(len(choices))
@@ -80,24 +80,24 @@ class SlotTable:
         s = self.space
         return lookup(a.r, s.r_choices), lookup(a.ks, s.ks_choices), lookup(a.e, s.e_choices)
 
-    def active(self, a: ArchArrays) -> np.ndarray:
+    def active(self, a: ArchBatch) -> np.ndarray:
         """(n, n_slots) mask of the block slots that run."""
         D = self.space.max_depth
         return (np.arange(self.space.n_slots) % D)[None, :] < np.repeat(a.d, D, axis=1)
 
-    def gather(self, a: ArchArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def gather(self, a: ArchBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(stem (n,), blocks (n, n_slots), head (n,), active (n, n_slots))`` for a batch."""
         ri, ki, ei = self._positions(a)
         slots = np.arange(self.space.n_slots)[None, :]
         blocks = self.blocks[ri[:, None], slots, ki, ei]
         return self.stem[ri], blocks, self.head[ri], self.active(a)
 
-    def total(self, a: ArchArrays) -> np.ndarray:
+    def total(self, a: ArchBatch) -> np.ndarray:
         """Sum over the operators that run (e.g. FLOPs)."""
         stem, blocks, head, active = self.gather(a)
         return stem + np.where(active, blocks, 0.0).sum(1) + head
 
-    def peak(self, a: ArchArrays) -> np.ndarray:
+    def peak(self, a: ArchBatch) -> np.ndarray:
         """Maximum over the operators that run (e.g. peak memory)."""
         stem, blocks, head, active = self.gather(a)
         return np.maximum(np.maximum(stem, head), np.where(active, blocks, -np.inf).max(1))
@@ -250,7 +250,7 @@ def measured_peak_kb(space: SearchSpace, arch: Arch) -> dict:
 class Efficiency:
     """Latency (a target's table, optionally calibrated), FLOPs and peak memory of a batch.
 
-    ``latency`` is anything with ``predict(ArchArrays)`` / ``predict_batch(ArchArrays)`` and a
+    ``latency`` is anything with ``predict(ArchBatch)`` / ``predict_batch(ArchBatch)`` and a
     ``space`` or ``table.space`` (a ``LatencyTable`` or a fitted ``predictors.CalibratedSum``).
     """
 
@@ -267,17 +267,17 @@ class Efficiency:
         self.flops = mflops_table(space)
         self.memory = memory_table(space)
 
-    def latency_ms(self, a: ArchArrays) -> np.ndarray:
+    def latency_ms(self, a: ArchBatch) -> np.ndarray:
         if self.latency is None:
             raise ValueError("no latency table given: Efficiency(space, latency=get_lut(space, target))")
         if hasattr(self.latency, "predict_batch"):
             return self.latency.predict_batch(a)
         return self.latency.predict(a)
 
-    def mflops(self, a: ArchArrays) -> np.ndarray:
+    def mflops(self, a: ArchBatch) -> np.ndarray:
         return self.flops.total(a)
 
-    def memory_kb(self, a: ArchArrays) -> np.ndarray:
+    def memory_kb(self, a: ArchBatch) -> np.ndarray:
         return self.memory.peak(a)
 
     def minimum(self, metric: str) -> tuple[float, Arch]:

@@ -10,7 +10,7 @@ discarded and drawn again; 500 generations. Random search draws feasible subnets
 uniformly: the baseline, at equal numbers of evaluations.
 
 Everything here works on a whole population at once, as integer arrays
-(``lut.ArchArrays``: ``ks, e`` (n, slots), ``d`` (n, stages), ``r`` (n,)): sampling,
+(``arch.ArchBatch``: ``ks, e`` (n, slots), ``d`` (n, stages), ``r`` (n,)): sampling,
 mutation, crossover, the efficiency models (:mod:`.efficiency`), the accuracy predictor
 (:mod:`.accuracy`), the feasibility filter and parent selection are array operations, with
 no Python loop per candidate. :func:`evolution_search_loop` is the same search written
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lut import ArchArrays
+from ..arch import ArchBatch
 from ..space import Arch, SearchSpace
 
 LIMITS = {"latency_ms": ("latency", "ms"), "flops_m": ("FLOPs", "MFLOPs"), "memory_kb": ("peak memory", "kB")}
@@ -76,15 +76,15 @@ class InfeasibleError(ValueError):
 
 
 # ----- populations as arrays -------------------------------------------------------------------
-def take(a: ArchArrays, idx) -> ArchArrays:
-    return ArchArrays(a.ks[idx], a.e[idx], a.d[idx], a.r[idx])
+def take(a: ArchBatch, idx) -> ArchBatch:
+    return ArchBatch(a.ks[idx], a.e[idx], a.d[idx], a.r[idx])
 
 
-def concat(parts: list[ArchArrays]) -> ArchArrays:
-    return ArchArrays(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("ks", "e", "d", "r")))
+def concat(parts: list[ArchBatch]) -> ArchBatch:
+    return ArchBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("ks", "e", "d", "r")))
 
 
-def to_archs(a: ArchArrays) -> list[Arch]:
+def to_archs(a: ArchBatch) -> list[Arch]:
     return [Arch(k, e, d, int(r)) for k, e, d, r in zip(a.ks.tolist(), a.e.tolist(), a.d.tolist(), a.r)]
 
 
@@ -103,12 +103,12 @@ class Genes:
         self.is_r = self.cols == len(groups) - 1
         self.split = (S, 2 * S, 2 * S + T)
 
-    def arrays(self, g: np.ndarray) -> ArchArrays:
-        """Views of the columns as ``ArchArrays`` (no copy)."""
+    def arrays(self, g: np.ndarray) -> ArchBatch:
+        """Views of the columns as ``ArchBatch`` (no copy)."""
         a, b, c = self.split
-        return ArchArrays(g[:, :a], g[:, a:b], g[:, b:c], g[:, c])
+        return ArchBatch(g[:, :a], g[:, a:b], g[:, b:c], g[:, c])
 
-    def of(self, a: ArchArrays) -> np.ndarray:
+    def of(self, a: ArchBatch) -> np.ndarray:
         return np.concatenate([a.ks, a.e, a.d, a.r[:, None]], axis=1)
 
     def draw(self, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -130,20 +130,20 @@ class Genes:
         return np.where(rng.random(g1.shape) < 0.5, g1, g2)
 
 
-def sample_batch(space: SearchSpace, n: int, rng: np.random.Generator) -> ArchArrays:
+def sample_batch(space: SearchSpace, n: int, rng: np.random.Generator) -> ArchBatch:
     """``n`` uniformly random encodings (every slot drawn, active or not, as ``SearchSpace.sample``)."""
     genes = Genes(space)
     return genes.arrays(genes.sample(n, rng))
 
 
-def mutate_batch(space: SearchSpace, a: ArchArrays, prob: float, r_prob: float,
-                 rng: np.random.Generator) -> ArchArrays:
+def mutate_batch(space: SearchSpace, a: ArchBatch, prob: float, r_prob: float,
+                 rng: np.random.Generator) -> ArchBatch:
     """``Genes.mutate`` of a batch of architectures."""
     genes = Genes(space)
     return genes.arrays(genes.mutate(genes.of(a), prob, r_prob, rng))
 
 
-def crossover_batch(space: SearchSpace, a: ArchArrays, b: ArchArrays, rng: np.random.Generator) -> ArchArrays:
+def crossover_batch(space: SearchSpace, a: ArchBatch, b: ArchBatch, rng: np.random.Generator) -> ArchBatch:
     """``Genes.crossover`` of two equally long batches (child i from parents a[i] and b[i])."""
     genes = Genes(space)
     return genes.arrays(genes.crossover(genes.of(a), genes.of(b), rng))
@@ -153,7 +153,7 @@ def crossover_batch(space: SearchSpace, a: ArchArrays, b: ArchArrays, rng: np.ra
 class Objective:
     """Predicted accuracy to maximise, efficiency models and the constraints, for batches.
 
-    ``predictor`` has ``predict(ArchArrays) -> accuracy``; ``efficiency`` is an
+    ``predictor`` has ``predict(ArchBatch) -> accuracy``; ``efficiency`` is an
     ``efficiency.Efficiency`` (latency on one target, FLOPs, memory).
     """
 
@@ -166,7 +166,7 @@ class Objective:
         self.space = efficiency.space
         self.check_feasible()
 
-    def metrics(self, a: ArchArrays, names=None) -> dict[str, np.ndarray]:
+    def metrics(self, a: ArchBatch, names=None) -> dict[str, np.ndarray]:
         """``latency_ms``, ``flops_m``, ``memory_kb`` of a batch (``names``: only those)."""
         eff = self.efficiency
         fns = {"latency_ms": eff.latency_ms, "flops_m": eff.mflops, "memory_kb": eff.memory_kb}
@@ -174,7 +174,7 @@ class Objective:
             fns.pop("latency_ms")
         return {k: fns[k](a) for k in (fns if names is None else names)}
 
-    def feasible(self, a: ArchArrays) -> np.ndarray:
+    def feasible(self, a: ArchBatch) -> np.ndarray:
         if not self.constraints.items():
             return np.ones(len(a), dtype=bool)
         m = self.metrics(a, [k for k, _ in self.constraints.items()])
@@ -302,7 +302,7 @@ def evolution_search(objective: Objective, config: EvolutionConfig = EvolutionCo
     sample = (lambda m: genes.sample(m, rng), config.population)
     (pop,), drawn, _ = _feasible_draws(objective, genes, [sample])
     if len(pop) == 0:  # random draws missed a feasible corner: start from the cheapest subnets
-        low = [genes.of(ArchArrays.from_archs(objective.space, [objective.minimum(n)[1]]))
+        low = [genes.of(ArchBatch.from_archs(objective.space, [objective.minimum(n)[1]]))
                for n, _ in objective.constraints.items()]
         pop = np.concatenate(low)[objective.feasible(genes.arrays(np.concatenate(low)))]
         if len(pop) == 0:
@@ -395,7 +395,7 @@ def evolution_search_loop(objective: Objective, config: EvolutionConfig = Evolut
                 return arch
         raise InfeasibleError(f"no feasible candidate in 10,000 draws under {limits}")
 
-    predict = lambda archs: objective.predictor.predict(ArchArrays.from_archs(space, archs))  # noqa: E731
+    predict = lambda archs: objective.predictor.predict(ArchBatch.from_archs(space, archs))  # noqa: E731
     pop = [draw(lambda: space.sample(rng)) for _ in range(config.population)]
     acc = list(predict(pop))
     curve, evals = [(len(pop), max(acc))], len(pop)
@@ -416,7 +416,7 @@ def evolution_search_loop(objective: Objective, config: EvolutionConfig = Evolut
         evals += len(children)
         curve.append((evals, max(curve[-1][1], max(child_acc))))
     genes = Genes(space)
-    pop_genes = genes.of(ArchArrays.from_archs(space, pop))
+    pop_genes = genes.of(ArchBatch.from_archs(space, pop))
     return _result("evolution (loop)", objective, genes, pop_genes, np.array(acc), curve, drawn, start, None)
 
 

@@ -71,7 +71,7 @@ def get_budget(preset: str) -> SearchBudget:
 
 def search_targets(budget: SearchBudget) -> list[str]:
     """The budget's targets that this machine has (``cuda`` only with a GPU)."""
-    from ..latency import cuda_available
+    from ..latency.measure import cuda_available
 
     return [t for t in budget.targets if t != "cuda" or cuda_available()]
 
@@ -82,7 +82,7 @@ def find_search_supernet(preset: str) -> tuple[Path, str]:
     Raises ``FileNotFoundError`` saying what to run when there is none (the gpu space ships
     none: train it on a GPU first).
     """
-    from .shrink import find_supernet, run_dir
+    from .checkpoint import find_supernet, run_dir
 
     which = get_budget(preset).supernet_preset
     path, source = find_supernet(which)
@@ -102,8 +102,9 @@ def get_search_supernet(preset: str, data=None, train: bool | None = None, progr
     if CUDA is present, as ``ofa.shrink.get_supernet``), else raises ``FileNotFoundError``
     saying what to run.
     """
-    from ..latency import cuda_available
-    from .shrink import FINAL, get_supernet, load_checkpoint, load_supernet, run_dir
+    from ..latency.measure import cuda_available
+    from .checkpoint import FINAL, load_checkpoint, load_supernet, run_dir
+    from .shrink import get_supernet
 
     try:
         path, source = find_search_supernet(preset)
@@ -167,8 +168,8 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
     calibrated on ``calib_archs`` random subnets measured end to end (0: the plain sum), each the
     least disturbed of ``rounds`` rounds."""
     from ..latency import get_target
-    from ..lut import get_lut
-    from ..predictors import CalibratedSum
+    from ..latency.lut import get_lut
+    from ..latency.predictors import CalibratedSum
 
     tgt = get_target(target)
     table = get_lut(space, tgt, repeats=repeats, progress=progress)
@@ -186,10 +187,10 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
 def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
     """Latency limits at ``fractions`` of the way from the target's fastest subnet to its largest
     one: comparable budgets on targets whose absolute speeds differ."""
-    from ..lut import ArchArrays
+    from ..arch import ArchBatch
 
     low = efficiency.minimum("latency_ms")[0]
-    largest = ArchArrays.from_archs(efficiency.space, [efficiency.space.largest()])
+    largest = ArchBatch.from_archs(efficiency.space, [efficiency.space.largest()])
     high = float(efficiency.latency_ms(largest)[0])
     return [low + f * (high - low) for f in fractions]
 
