@@ -6,7 +6,7 @@ models, each a function of an ``ArchBatch`` batch (integer arrays ``ks, e, d, r`
 needs no Python loop over architectures:
 
 * **latency** (ms): a target's latency table, ``LatencyTable.predict_batch`` (or its
-  calibrated form, ``predictors.CalibratedSum``), see :mod:`hwnas_lab.lut`;
+  calibrated form, ``latency.predictors.CalibratedSum``), see :mod:`hwnas_lab.latency.lut`;
 * **FLOPs** (millions, 2 per multiply-add as ``blocks.count_flops``): the sum of the
   operators' ``LayerSpec.macs``;
 * **peak activation memory** (kB = 1024 bytes, float32 = 4 bytes per element, batch 1):
@@ -251,7 +251,7 @@ class Efficiency:
     """Latency (a target's table, optionally calibrated), FLOPs and peak memory of a batch.
 
     ``latency`` is anything with ``predict(ArchBatch)`` / ``predict_batch(ArchBatch)`` and a
-    ``space`` or ``table.space`` (a ``LatencyTable`` or a fitted ``predictors.CalibratedSum``).
+    ``space`` or ``table.space`` (a ``LatencyTable`` or a fitted ``latency.predictors.CalibratedSum``).
     """
 
     def __init__(self, space: SearchSpace, latency=None, target: str | None = None):
