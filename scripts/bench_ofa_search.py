@@ -33,8 +33,8 @@ from hwnas_lab.data import load_cifar10
 from hwnas_lab.latency import machine_info
 from hwnas_lab.ofa.accuracy import collect_accuracy, file_digest, get_predictor, noise_yardstick, scores
 from hwnas_lab.ofa.efficiency import Efficiency
-from hwnas_lab.ofa.search import (Constraints, EvolutionConfig, Objective, evolution_search,
-                                  evolution_search_loop, random_search)
+from hwnas_lab.ofa.search import Constraints, EvolutionConfig, Objective, evolution_search, random_search
+from hwnas_lab.ofa.search_loop import evolution_search_loop
 from hwnas_lab.ofa.specialise import (get_budget, get_search_supernet, latency_levels, latency_model,
                                       remeasure_many, search_targets)
 

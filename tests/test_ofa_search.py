@@ -18,8 +18,9 @@ from hwnas_lab.ofa.accuracy import (AccuracyPredictor, collect_accuracy, extreme
 from hwnas_lab.ofa.efficiency import (Efficiency, SlotTable, measured_peak_kb, memory_table, mflops_table,
                                       peak_elements)
 from hwnas_lab.ofa.search import (Constraints, EvolutionConfig, Genes, InfeasibleError, Objective,
-                                  check_constraints, crossover_batch, evolution_search, evolution_search_loop,
-                                  feasible, mutate_batch, random_search, sample_batch, to_archs)
+                                  check_constraints, crossover_batch, evolution_search, feasible, mutate_batch,
+                                  random_search, sample_batch, to_archs)
+from hwnas_lab.ofa.search_loop import evolution_search_loop
 from hwnas_lab.ofa.specialise import (cost_table, find_search_supernet, get_budget, training_costs)
 from hwnas_lab.space import Arch, SearchSpace, get_space
 

@@ -16,6 +16,7 @@ Efficient Deployment", ICLR 2020.
     accuracy    (subnet, accuracy) pairs measured with a supernet; the MLP accuracy predictor
     efficiency  latency (tables), FLOPs and peak activation memory of a batch of subnets
     search      evolutionary and random search under latency / FLOPs / memory limits, on arrays
+    search_loop the same evolution one candidate at a time (the baseline); the search benchmark
     specialise  per-preset budgets, per-target latency models, winners re-measured, the cost
     commands    ``python -m hwnas_lab ofa train | eval | bench | search``
 """

@@ -79,9 +79,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..data import load_cifar10
     from .accuracy import collect_accuracy, file_digest, get_predictor, noise_yardstick, scores
     from .efficiency import Efficiency
-    from .search import (Constraints, EvolutionConfig, Objective, benchmark, check_constraints,
-                         evolution_search)
     from .checkpoint import load_checkpoint, load_supernet
+    from .search import Constraints, EvolutionConfig, Objective, check_constraints, evolution_search
+    from .search_loop import benchmark
     from .specialise import find_search_supernet, get_budget, latency_model, remeasure
 
     limits = Constraints(args.latency_ms, args.flops_m, args.memory_kb)  # bad numbers fail before any work
