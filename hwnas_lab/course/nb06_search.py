@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import html
 import random
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .checks import exercise
 from ..space import SPACES, Arch, SearchSpace
+from .checks import exercise
+from .plots import axes
 
 
 # ----- exercise 1: mutation and crossover on Arch -------------------------------------------------
@@ -229,15 +231,13 @@ def check_generation(evolve_one_generation: Callable) -> None:
 
 # ----- figures ------------------------------------------------------------------------------------
 def accuracy_scatter(pred: Sequence[float], meas: Sequence[float], yardstick_pct: float | None = None,
-                     title: str = "accuracy predictor on held-out subnets"):
+                     title: str = "accuracy predictor on held-out subnets", ax=None):
     """Predicted against measured accuracy (both 0..1, drawn in %), the diagonal and a band of
     +-``yardstick_pct`` points (the noise of the measurement itself)."""
-    import matplotlib.pyplot as plt
-
     p, m = 100 * np.asarray(pred, dtype=float), 100 * np.asarray(meas, dtype=float)
     if p.shape != m.shape or p.size == 0:
         raise ValueError(f"pred ({p.size}) and meas ({m.size}) must be non-empty and of equal length")
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig, ax = axes(ax, figsize=(4.2, 4.0))
     lo, hi = min(p.min(), m.min()) - 0.5, max(p.max(), m.max()) + 0.5
     line = np.array([lo, hi])
     if yardstick_pct:
@@ -260,26 +260,21 @@ def _on_grid(evals: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarra
     return np.where(i >= 0, best[np.clip(i, 0, None)], np.nan)
 
 
-def search_curves(curves: dict, title: str = "best feasible predicted accuracy"):
+def search_curves(curves: dict, title: str = "best feasible predicted accuracy", ax=None):
     """``curves``: method -> list (one per seed) of ``(evaluations, best accuracy so far)`` arrays.
     Median over seeds with the min-max band, against evaluations (log scale)."""
-    import matplotlib.pyplot as plt
-
     if not curves or any(len(v) == 0 for v in curves.values()):
         raise ValueError("curves must map each method to a non-empty list of (evals, best) pairs")
     top = max(max(np.max(e) for e, _ in runs) for runs in curves.values())
     grid = np.unique(np.geomspace(1, top, 200).astype(int))
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig, ax = axes(ax, figsize=(6.0, 3.6))
     for i, (name, runs) in enumerate(curves.items()):
         ys = np.array([_on_grid(np.asarray(e), 100 * np.asarray(b), grid) for e, b in runs])
         end = max(np.max(e) for e, _ in runs)
         keep = grid <= end
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med, lo, hi = np.nanmedian(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
+        with warnings.catch_warnings():  # a grid point before any seed's first feasible subnet: all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med, lo, hi = np.nanmedian(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
         ax.plot(grid[keep], med[keep], color=f"C{i}", label=f"{name} (median of {len(runs)})")
         ax.fill_between(grid[keep], lo[keep], hi[keep], color=f"C{i}", alpha=0.2)
     ax.set_xscale("log")
