@@ -1,11 +1,13 @@
-"""``python -m hwnas_lab ofa eval | train | bench`` on the command line, good and bad input."""
+"""``python -m hwnas_lab ofa eval | train | bench | search`` on the command line, good and bad input."""
 
 import json
 
 import pytest
 
+from hwnas_lab.blocks import arch_flops
 from hwnas_lab.cli import main as cli_main
-from hwnas_lab.space import get_space
+from hwnas_lab.space import Arch, get_space
+from ofa_search_helpers import SPACE, fake_latency_model, synthetic_table
 
 
 def test_ofa_eval_cli(ofa_smoke_run, cifar_root, capsys, monkeypatch):
@@ -59,3 +61,45 @@ def test_train_on_cuda_without_a_gpu(tmp_path, capsys):
     assert cli_main(["ofa", "train", "--preset", "smoke", "--out", str(tmp_path / "r"),
                      "--device", "cuda"]) == 2
     assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+# ----- ofa search (notebook 06) ------------------------------------------------------------
+
+def test_command_explains_an_infeasible_limit(monkeypatch, capsys):
+    from hwnas_lab import cli
+    from hwnas_lab.ofa import specialise
+
+    monkeypatch.setattr(specialise, "latency_model", fake_latency_model)
+    low = synthetic_table().predict(SPACE.smallest())
+    code = cli.main(["ofa", "search", "--target", "torch-1thread", "--latency-ms", f"{low / 3:.4f}"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"smallest feasible value is {low:.4g} ms" in err
+    code = cli.main(["ofa", "search", "--latency-ms", "-1"])
+    assert code == 2 and "positive number" in capsys.readouterr().err
+
+
+def test_command_refuses_a_corrupt_supernet(tmp_path, capsys):
+    from hwnas_lab import cli
+
+    bad = tmp_path / "supernet.pt"
+    bad.write_bytes(b"garbage")
+    assert cli.main(["ofa", "search", "--supernet", str(bad), "--latency-ms", "5"]) == 2
+    assert "not a readable OFA checkpoint" in capsys.readouterr().err
+
+
+def test_command_runs_a_smoke_search(notebook_env, monkeypatch, capsys, tmp_path):
+    from hwnas_lab import cli
+    from hwnas_lab.ofa import specialise
+
+    for key, value in notebook_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(specialise, "latency_model", fake_latency_model)
+    low = synthetic_table().predict(SPACE.smallest())
+    code = cli.main(["ofa", "search", "--preset", "smoke", "--latency-ms", f"{2 * low:.3f}",
+                     "--memory-kb", "300", "--generations", "10", "--population", "20", "--json",
+                     "--no-progress"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out["predicted"]["latency_ms"] <= 2 * low and out["predicted"]["memory_kb"] <= 300
+    arch = Arch.from_dict(out["arch"]).validate(SPACE)
+    assert out["evaluations"] == 20 + 10 * 20 and 0 <= out["measured_acc"] <= 1 and out["measured_ms"] > 0
+    assert arch_flops(SPACE, arch) > 0
