@@ -141,11 +141,12 @@ def network_stages(stem_width: int, stage_widths: Sequence[int], stage_strides: 
         size = out
     _box(ax, gap * (S + 1), row_y[0], 1.0, 0.9,
          f"head 1x1 conv\n{head_width} ch, pool,\nlinear {classes}", FIXED)
-    for k in range(S + 1):  # the data flows from each column's last run block to the next
+    for k in range(S + 1):  # stem -> stage 1 -> ... -> head
         left = 0.5 if k == 0 else 0.4
         right = 0.5 if k == S else 0.4
         _arrow(ax, (gap * k + left, row_y[0]), (gap * (k + 1) - right, row_y[0]))
-    ax.text(gap * (S + 1) / 2, row_y[-1] - 0.7, f"r = {r}: input {r}x{r} pixels; within a stage the "
+    ax.text(gap * (S + 1) / 2, row_y[-1] - 0.7,
+            f"r = {r}: input {r}x{r} pixels; within a stage the "
             f"first d[s] slots run, top to bottom; slot s*{D}+i is block i of stage s",
             ha="center", fontsize=7, color="0.3")
     ax.set_title(title or "the network: stem, stages of MBConv slots, head", fontsize=10)

@@ -81,7 +81,8 @@ class StagePanel:
         self.e = [slider("e", s.e_choices, mid(s.e_choices)) for _ in range(s.n_stages)]
         self.r = slider("r", s.r_choices, max(s.r_choices))
         self.labels = [W.HTML(f"<b>stage {i + 1}</b> &middot; {s.stage_widths[i]} ch &middot; "
-                              f"stride {s.stage_strides[i]}", layout=W.Layout(width=self.label_width))
+                              f"stride {s.stage_strides[i]}",
+                              layout=W.Layout(width=self.label_width))
                        for i in range(s.n_stages)]
         self.out = W.HTML()
         rows = [W.HBox([self.labels[i], self.d[i], self.ks[i], self.e[i]])
