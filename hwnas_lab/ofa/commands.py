@@ -22,6 +22,7 @@ from .bench import (bench_step_ratio, estimate_from_flops, estimate_wall_time, f
 from .checkpoint import load_checkpoint, supernet_from_checkpoint
 from .schedule import SHRINK_PRESETS, get_shrink_config
 from .shrink import evaluate_subnet, train_supernet
+from .specialise import BUDGETS
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -183,10 +184,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--memory-kb", type=float, default=None,
                     help="peak activation memory limit (kB, float32)")
     se.add_argument("--flops-m", type=float, default=None, help="FLOPs limit (millions)")
-    se.add_argument("--preset", default=None, help="data and budget preset (default: the checkpoint's)")
-    se.add_argument("--generations", type=int, default=500, help="evolution generations (OFA: 500)")
-    se.add_argument("--population", type=int, default=100, help="population (OFA: 100)")
-    se.add_argument("--calibrate", type=int, default=None,
+    se.add_argument("--preset", default=None, choices=sorted(BUDGETS),
+                    help="data and budget preset (default: the checkpoint's)")
+    se.add_argument("--generations", type=positive_int, default=500, help="evolution generations (OFA: 500)")
+    se.add_argument("--population", type=positive_int, default=100, help="population (OFA: 100)")
+    se.add_argument("--calibrate", type=nonnegative_int, default=None,
                     help="subnets measured to calibrate the table's sum (default: the preset's; "
                     "0: plain sum)")
     se.add_argument("--seed", type=int, default=0)
