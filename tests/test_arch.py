@@ -128,3 +128,13 @@ def test_batch_reports_the_first_bad_arch():
     with pytest.raises(ValueError, match="ArchBatch arrays must be"):
         ArchBatch(np.zeros((2, 16), int), np.zeros((2, 16), int), np.zeros((3, 4), int),
                   np.zeros(2, int))
+
+
+def test_batch_membership_equals_isin():
+    from hwnas_lab.arch import _allowed
+
+    rng = np.random.default_rng(0)
+    for choices in [(3, 5, 7), (2, 3, 4), (24, 28, 32), (1,)]:
+        values = rng.integers(-3, 40, size=(200, 16))
+        assert np.array_equal(_allowed(values, choices), np.isin(values, choices))
+    assert np.array_equal(_allowed(np.array([3.0, 4.0]), (3, 5)), [True, False])
