@@ -89,3 +89,18 @@ def test_minimum_of_a_calibrated_sum():
 def test_efficiency_refuses_a_table_of_another_space():
     with pytest.raises(ValueError, match="space"):
         Efficiency(SPACE, synthetic_table(get_space("gpu")))
+
+
+def test_latency_from_the_slot_table_equals_the_tables_own_prediction():
+    from hwnas_lab.latency.predictors import CalibratedSum, MLPPredictor
+    from hwnas_lab.ofa.search import sample_batch
+
+    table = synthetic_table()
+    batch = sample_batch(SPACE, 300, np.random.default_rng(3))
+    cal = CalibratedSum(table)
+    cal.scale, cal.per_op_ms, cal.overhead_ms = 0.7, -0.01, 1.2
+    for model, expected in ((table, table.predict_batch(batch)), (cal, cal.predict(batch))):
+        assert np.allclose(Efficiency(SPACE, model).latency_ms(batch), expected, rtol=1e-12)
+    mlp = MLPPredictor(table)  # a subclass with its own predict: never taken for a calibrated sum
+    mlp.predict = lambda a: np.full(len(a), 42.0)
+    assert np.all(Efficiency(SPACE, mlp).latency_ms(batch) == 42.0)

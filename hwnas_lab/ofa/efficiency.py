@@ -42,6 +42,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..arch import ArchBatch
+from ..latency.lut import LatencyTable
+from ..latency.predictors import CalibratedSum, SumPredictor
 from ..space import Arch, LayerSpec, SearchSpace
 
 BYTES_PER_ELEMENT = 4  # float32 activations
@@ -268,8 +270,19 @@ class Efficiency:
         self.memory = memory_table(space)
 
     def latency_ms(self, a: ArchBatch) -> np.ndarray:
+        """The table's sum (or its calibrated form) from the slot table gathered once at
+        construction: the same numbers as ``predict_batch`` without re-reading the table's
+        entries or re-validating the batch on every call (a search calls this once per
+        generation on batches it built itself). Any other model: its own ``predict``."""
         if self.latency is None:
             raise ValueError("no latency table given: Efficiency(space, latency=get_lut(space, target))")
+        if type(self.latency) is LatencyTable:
+            return self._lat_table.total(a)
+        if type(self.latency) in (SumPredictor, CalibratedSum):
+            cal = self.latency
+            scale, per_op, offset = getattr(cal, "scale", 1.0), getattr(cal, "per_op_ms", 0.0), \
+                getattr(cal, "overhead_ms", 0.0)
+            return scale * self._lat_table.total(a) + per_op * (a.d.sum(1) + 2.0) + offset
         if hasattr(self.latency, "predict_batch"):
             return self.latency.predict_batch(a)
         return self.latency.predict(a)
