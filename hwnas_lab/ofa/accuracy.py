@@ -15,7 +15,8 @@ candidate subnet by a small MLP that predicts its accuracy from its encoding; OF
 * **Predictor** (:class:`AccuracyPredictor`): an MLP on ``SearchSpace.encode_batch`` (of an ``ArchBatch``)
   features (one-hots of ks and e per RUNNING block slot, of d per stage and of r), fitted on
   the training pairs, scored on held-out random subnets by RMSE and Kendall's tau, beside
-  the yardstick. Its forward pass is plain numpy on a whole ``ArchBatch`` batch.
+  the yardstick. Its forward pass is three matrix products on a whole ``ArchBatch`` batch
+  (one torch thread, inference mode: no autograd).
 
 The yardstick is not a bound: a predictor of a subnet's *mean* accuracy can beat a second
 noisy measurement, as notebook 01's noise floor is for latency.
@@ -222,7 +223,7 @@ def noise_yardstick(data: AccuracyData) -> Scores:
 
 
 class AccuracyPredictor:
-    """MLP from ``SearchSpace.encode_batch`` (of an ``ArchBatch``) features to accuracy (0..1); numpy forward pass."""
+    """MLP from ``SearchSpace.encode_batch`` features of an ``ArchBatch`` to accuracy (0..1)."""
 
     def __init__(self, space: SearchSpace, hidden: int = 128, layers: int = 2, steps: int = 1500,
                  lr: float = 3e-3, weight_decay: float = 1e-2, seed: int = 0):
