@@ -1,0 +1,1 @@
+"""What only the notebooks need: each notebook's checks, panels and figures, one module each."""
