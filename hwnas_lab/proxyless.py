@@ -222,7 +222,7 @@ class ProxylessSupernet(nn.Module):
                              f"{tuple(self.alpha.shape)} ({self.space.n_slots} slots x "
                              f"{self.alpha.shape[1]} candidates)")
         with torch.no_grad():
-            self.alpha.copy_(alpha)
+            self.alpha.copy_(alpha.to(self.alpha.device))
 
     def attach_latency(self, table) -> "ProxylessSupernet":
         """Read every candidate's latency from ``table`` (a ``LatencyTable`` of this space)."""
@@ -242,7 +242,7 @@ class ProxylessSupernet(nn.Module):
 
     def path_latency_ms(self, paths: torch.Tensor) -> torch.Tensor:
         """LUT latency of paths ``(n, n_slots)`` (candidate indices): one gather, no loop."""
-        paths = torch.as_tensor(paths).reshape(-1, self.space.n_slots)
+        paths = torch.as_tensor(paths).reshape(-1, self.space.n_slots).to(self.lat_ms.device)
         lat = self.lat_ms.unsqueeze(0).expand(len(paths), -1, -1)
         return self.fixed_ms + lat.gather(2, paths.unsqueeze(-1)).squeeze(-1).sum(1)
 
@@ -264,11 +264,21 @@ class ProxylessSupernet(nn.Module):
             swap = torch.multinomial(q, 1, generator=generator)[:, 0] == 1
         return torch.where(swap[:, None], pair.flip(1), pair)
 
+    def pair_with(self, path: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(n_slots, 2)``: ``path`` as the active candidates, the other of each pair drawn
+        from ``p`` without it (a two-path step whose active path is fixed, e.g. to compare
+        methods on the same path)."""
+        with torch.no_grad():
+            p = self.probs().float().cpu().scatter(1, torch.as_tensor(path)[:, None], 0.0)
+            other = torch.multinomial(p, 1, generator=generator)[:, 0]
+        return torch.stack([torch.as_tensor(path), other], 1)
+
     @torch.no_grad()
     def rescale_pair(self, pair: torch.Tensor, old_alpha: torch.Tensor) -> None:
         """After a two-path step, shift the pair's new logits so that their summed
         ``exp`` equals the old one: the probabilities of unsampled paths stay unchanged."""
-        old = old_alpha.gather(1, pair).logsumexp(1, keepdim=True)
+        pair = torch.as_tensor(pair).to(self.alpha.device)
+        old = old_alpha.to(self.alpha.device).gather(1, pair).logsumexp(1, keepdim=True)
         new = self.alpha.gather(1, pair).logsumexp(1, keepdim=True)
         self.alpha.scatter_(1, pair, self.alpha.gather(1, pair) - (new - old))
 
@@ -400,8 +410,7 @@ def step_memory(net: ProxylessSupernet, X: torch.Tensor, y: torch.Tensor, method
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     path = net.sample_paths() if path is None else torch.as_tensor(path)
-    pair = net.sample_pairs()
-    pair = torch.stack([path, torch.where(pair[:, 1] == path, pair[:, 0], pair[:, 1])], 1)
+    pair = net.pair_with(path)
     cuda = X.is_cuda
     out = {}
     for update, mode in zip(("weights", "alpha"), METHODS[method]):

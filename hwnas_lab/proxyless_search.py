@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from .data import TensorData, batches
-from .proxyless import ProxylessSupernet, frozen, np_probs
+from .proxyless import METHODS, ProxylessSupernet, frozen, np_probs
 from .space import Arch, SearchSpace, make_rng
 from .train import cosine_lr
 
 LOSS_FORMS = ("add", "mul", "log")
-BINARY_MODES = ("one", "two", "all")
+BINARY_MODES = tuple(METHODS)  # "all" (DARTS), "one", "two"
 
 
 def check_loss_args(target_ms: float, form: str, coef: float) -> None:
@@ -79,7 +79,7 @@ class SearchConfig:
     weight_decay: float = 4e-5  # the authors' value for the search
     arch_lr: float = 0.05  # Adam learning rate of alpha (authors: 1e-3 over 80 ImageNet epochs)
     arch_every: int = 1  # an alpha step after every this many weight steps (authors: 5)
-    binary_mode: str = "two"  # "two" (fast), "one" (every gate) or "all" (DARTS weighted sum)
+    binary_mode: str = "two"  # "two" (fast), "one" (every gate) or "all" (DARTS: both steps dense)
     record_every: int = 5  # snapshot path probabilities after every this many alpha steps
     seed: int = 0  # seeds batches and path draws
 
@@ -128,10 +128,11 @@ def _weight_optimizer(net: ProxylessSupernet, lr: float, weight_decay: float) ->
 
 
 def weight_step(net: ProxylessSupernet, opt: torch.optim.Optimizer, X: torch.Tensor,
-                y: torch.Tensor, generator: torch.Generator | None = None) -> float:
-    """One SGD step of the weights through one path drawn from ``p`` (only it runs)."""
-    loss = F.cross_entropy(net(X, "path", net.sample_paths(generator=generator)), y,
-                           label_smoothing=0.1)
+                y: torch.Tensor, generator: torch.Generator | None = None, mode: str = "path") -> float:
+    """One SGD step of the weights: through one path drawn from ``p`` (only it runs), or
+    with ``mode="all"`` through the p-weighted sum of every path (DARTS)."""
+    paths = None if mode == "all" else net.sample_paths(generator=generator)
+    loss = F.cross_entropy(net(X, mode, paths), y, label_smoothing=0.1)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -195,12 +196,13 @@ def search(net: ProxylessSupernet, train: TensorData, val: TensorData, config: S
     val_it = endless_batches(val, config.batch_size, net.r, gen, device, augment=False)
     out = SearchResult(net.derive_arch(), 0.0, 0.0, config)
     losses, n_arch = [], 0
+    weight_mode = METHODS[config.binary_mode][0]
     bar = tqdm(range(config.steps), desc=f"search T={config.target_ms:.2f} ms", disable=not progress,
                leave=False)
     for step in bar:
         for group in w_opt.param_groups:
             group["lr"] = cosine_lr(step, config.steps, config.weight_lr)
-        losses.append(weight_step(net, w_opt, *next(train_it), generator=gen))
+        losses.append(weight_step(net, w_opt, *next(train_it), generator=gen, mode=weight_mode))
         if (step + 1) % config.arch_every:
             continue
         ce, expected = arch_step(net, a_opt, *next(val_it), config, generator=gen)

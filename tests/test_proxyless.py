@@ -415,3 +415,22 @@ def test_init_from_ofa_copies_the_subnet_weights():
         torch.testing.assert_close(net(X, "path", torch.tensor(path)), ofa.set_active(arch)(X))
     with pytest.raises(ValueError, match="space"):
         init_from_ofa(ProxylessSupernet(TINY), OFASupernet(CPU))
+
+
+def test_pair_with_keeps_the_path_active_and_draws_another_candidate(tiny_net):
+    path = tiny_net.sample_paths(generator=torch.Generator().manual_seed(0))
+    for seed in range(20):
+        pair = tiny_net.pair_with(path, torch.Generator().manual_seed(seed))
+        assert torch.equal(pair[:, 0], path) and (pair[:, 1] != path).all()
+        assert tiny_net.mask.gather(1, pair).all()
+
+
+def test_gpu_space_constructs_and_takes_a_search_step():
+    """The gpu preset's space: 20 slots, the same candidates; one weight + alpha step runs."""
+    gpu = SPACES["gpu"]
+    torch.manual_seed(0)
+    net = ProxylessSupernet(gpu).attach_latency(fake_table(gpu, 32))
+    assert net.alpha.shape == (gpu.n_slots, 10) and net.derive_arch().validate(gpu)
+    res = search(net, tiny_data(4, 0), tiny_data(4, 1),
+                 SearchConfig(target_ms=5.0, steps=1, batch_size=2), progress=False)
+    assert res.arch.validate(gpu) and len(res.probs) == 1
