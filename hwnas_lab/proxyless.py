@@ -78,8 +78,7 @@ def candidate_latency_ms(table, space: SearchSpace, r: int) -> tuple[float, torc
     Raises the table's ``MissingEntryError`` (naming the operator and the command that
     measures it) if an operator is missing; ``table.ensure(needed_specs(space, r))`` fills it.
     """
-    if table.space.to_dict() != space.to_dict():
-        table.check_space(space)
+    table.check_space(space)  # a table of another space: ValueError naming both
     specs = candidate_specs(space, r)
     lat = torch.zeros(space.n_slots, len(specs[0]) + 1, dtype=torch.float64)
     for slot, row in enumerate(specs):
@@ -138,7 +137,7 @@ class _RecomputedGate(torch.autograd.Function):
     (the paper's memory-saving variant)."""
 
     @staticmethod
-    def forward(ctx, out_active, gates, x, op, active):  # noqa: D401 - autograd signature
+    def forward(ctx, out_active, gates, x, op, active):
         ctx.op, ctx.active = op, active
         ctx.save_for_backward(x, out_active, gates)
         return out_active * gates[active]
@@ -224,10 +223,24 @@ class ProxylessSupernet(nn.Module):
         with torch.no_grad():
             self.alpha.copy_(alpha.to(self.alpha.device))
 
-    def attach_latency(self, table) -> "ProxylessSupernet":
-        """Read every candidate's latency from ``table`` (a ``LatencyTable`` of this space)."""
+    def attach_latency(self, table, calibration=None) -> "ProxylessSupernet":
+        """Read every candidate's latency from ``table`` (a ``LatencyTable`` of this space).
+
+        ``calibration``: a fitted ``hwnas_lab.predictors.CalibratedSum`` of that table
+        (notebook 01: ``scale * sum + per_op_ms * operators + overhead_ms``, fit on measured
+        networks). Each block candidate then costs ``scale * Lat + per_op_ms`` and the fixed
+        part ``scale * (stem + head) + 2 * per_op_ms + overhead_ms``: still linear in ``p``,
+        so ``E[Lat]`` is exactly the expected calibrated prediction of a sampled path.
+        """
         fixed, lat = candidate_latency_ms(table, self.space, self.r)
-        self.fixed_ms = fixed
+        if calibration is not None:
+            if calibration.table.space.to_dict() != self.space.to_dict():
+                raise ValueError("the calibration was fitted on a table of another space")
+            blocks = torch.zeros_like(lat, dtype=torch.bool)
+            blocks[:, :len(self.candidates)] = True
+            lat = calibration.scale * lat + calibration.per_op_ms * blocks
+            fixed = calibration.scale * fixed + 2 * calibration.per_op_ms + calibration.overhead_ms
+        self.fixed_ms = float(fixed)
         self.lat_ms.copy_(lat)
         self.target = table.target
         return self
@@ -239,6 +252,13 @@ class ProxylessSupernet(nn.Module):
         if self.fixed_ms is None:
             raise ValueError("no latency table attached: call net.attach_latency(table) first")
         return expected_latency_ms(self.alpha, self.lat_ms, self.mask, self.fixed_ms)
+
+    def latency_range_ms(self) -> tuple[float, float]:
+        """Latency of the fastest and of the slowest path (the candidate extremes of each slot)."""
+        lat = self.lat_ms.masked_fill(~self.mask, float("inf"))
+        fastest = lat.min(1).values.sum()
+        slowest = self.lat_ms.masked_fill(~self.mask, float("-inf")).max(1).values.sum()
+        return self.fixed_ms + float(fastest), self.fixed_ms + float(slowest)
 
     def path_latency_ms(self, paths: torch.Tensor) -> torch.Tensor:
         """LUT latency of paths ``(n, n_slots)`` (candidate indices): one gather, no loop."""
@@ -319,7 +339,8 @@ class ProxylessSupernet(nn.Module):
     def path_to_arch(self, path: Iterable[int]) -> Arch:
         """The ``Arch`` a path (one candidate index per slot) describes: zero candidates drop
         their block, the stage's remaining blocks close up (same operators, as every
-        non-first block of a stage has the same shape), unused slots keep their candidate."""
+        non-first block of a stage has the same shape); the slots left unused hold their most
+        probable block candidate (the encoding keeps them; they do not run)."""
         path = [int(i) for i in path]
         if len(path) != self.space.n_slots:
             raise ValueError(f"a path has one candidate per slot ({self.space.n_slots}), got {len(path)}")

@@ -16,6 +16,13 @@ Hardware", ICLR 2019, Section 3 and Appendix; defaults follow the authors' publi
                                               -lambda does not change any gradient)
       mul   CE * (E[Lat] / T) ** beta          (the paper's multiplicative form)
       log   CE * (log E[Lat] / log T) ** beta  (the authors' "mul#log"; ms, needs T > 1 ms)
+      hinge CE + lambda * max(0, E[Lat] / T - 1)  (not from the paper: a constraint-style
+                                              penalty, zero below the target)
+
+In "mul" and "log", T only multiplies the whole loss by a constant (T ** -beta, or
+(log T) ** -beta): it sets a scale, not a target, and Adam, which normalises the size of
+each gradient, follows the same path whatever T is. In "add", T only rescales lambda. Only
+"hinge" makes T a target: latency is pushed down only while E[Lat] is above it.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +43,7 @@ from .proxyless import METHODS, ProxylessSupernet, frozen, np_probs
 from .space import Arch, SearchSpace, make_rng
 from .train import cosine_lr
 
-LOSS_FORMS = ("add", "mul", "log")
+LOSS_FORMS = ("add", "mul", "log", "hinge")
 BINARY_MODES = tuple(METHODS)  # "all" (DARTS), "one", "two"
 
 
@@ -46,7 +53,7 @@ def check_loss_args(target_ms: float, form: str, coef: float) -> None:
         raise ValueError(f"unknown latency-loss form {form!r}; choose one of {list(LOSS_FORMS)}")
     if not isinstance(target_ms, (int, float)) or not math.isfinite(target_ms) or target_ms <= 0:
         raise ValueError(f"the latency target must be a positive number of ms, got {target_ms!r}")
-    name = "lambda" if form == "add" else "beta"
+    name = "lambda" if form in ("add", "hinge") else "beta"
     if not isinstance(coef, (int, float)) or not math.isfinite(coef) or coef < 0:
         raise ValueError(f"{name} must be >= 0 (0 switches the latency term off), got {coef!r}; "
                          "a negative value would reward slower networks")
@@ -63,6 +70,8 @@ def latency_loss(ce: torch.Tensor, expected_ms: torch.Tensor, target_ms: float, 
         return ce + coef * (expected_ms - target_ms) / target_ms
     if form == "mul":
         return ce * (expected_ms / target_ms) ** coef
+    if form == "hinge":
+        return ce + coef * torch.clamp(expected_ms / target_ms - 1, min=0.0)
     return ce * (torch.log(expected_ms) / math.log(target_ms)) ** coef
 
 
@@ -71,8 +80,8 @@ class SearchConfig:
     """One search after warm-up; defaults suit the cpu space on a CIFAR-10 subset."""
 
     target_ms: float  # latency target T on the LUT's target (ms)
-    form: str = "mul"  # latency loss: "add", "mul" or "log" (module docstring)
-    coef: float = 0.6  # lambda (add) or beta (mul, log); the authors use 0.1-0.2 / 0.3-0.6
+    form: str = "mul"  # latency loss: "add", "mul", "log" or "hinge" (module docstring)
+    coef: float = 0.6  # lambda (add, hinge) or beta (mul, log); the authors use 0.1-0.2 / 0.3-0.6
     steps: int = 200  # alternating steps: one weight step, then (every arch_every) one alpha step
     batch_size: int = 64  # images per weight step and per alpha step
     weight_lr: float = 0.05  # peak SGD learning rate of the weights (cosine to 0 over steps)
@@ -100,8 +109,8 @@ class SearchResult:
     """What a search leaves: the derived architecture and how it got there."""
 
     arch: Arch  # argmax path, validated against the space
-    expected_ms: float  # E[Lat] at the end (LUT)
-    arch_lut_ms: float  # LUT latency of the derived architecture
+    expected_ms: float  # E[Lat] at the end (the network's latency model: LUT, maybe calibrated)
+    arch_ms: float  # the same model's latency of the derived architecture
     config: SearchConfig
     steps: list[int] = field(default_factory=list)  # weight steps at each snapshot
     probs: list[np.ndarray] = field(default_factory=list)  # (slots, candidates) per snapshot
@@ -218,7 +227,7 @@ def search(net: ProxylessSupernet, train: TensorData, val: TensorData, config: S
     out.arch = net.derive_arch()
     out.expected_ms = net.expected_latency_ms().item()
     with torch.no_grad():
-        out.arch_lut_ms = net.path_latency_ms(net.probs().argmax(1).cpu()).item()
+        out.arch_ms = net.path_latency_ms(net.probs().argmax(1).cpu()).item()
     out.seconds = time.perf_counter() - start
     return out
 
@@ -234,13 +243,16 @@ def sweep(warmed: ProxylessSupernet, train: TensorData, val: TensorData, targets
     return results
 
 
-def latency_matched_random(space: SearchSpace, table, target_ms: float, n: int, r: int,
-                           tol: float = 0.05, pool: int = 4000, seed: int = 0) -> list[Arch]:
-    """Up to ``n`` random architectures at resolution ``r`` whose LUT latency is within
-    ``tol`` (relative) of ``target_ms``, closest first (one vectorised prediction for the pool)."""
+def latency_matched_random(space: SearchSpace, predict: Callable[[list[Arch]], np.ndarray],
+                           target_ms: float, n: int, r: int, tol: float = 0.05, pool: int = 4000,
+                           seed: int = 0) -> list[Arch]:
+    """Up to ``n`` random architectures at resolution ``r`` whose predicted latency
+    (``predict``: e.g. ``table.predict_batch`` or a fitted ``CalibratedSum().predict``) is within
+    ``tol`` (relative) of ``target_ms``, closest first; one vectorised prediction for the pool."""
+    if not target_ms > 0 or not 0 < tol < 1:
+        raise ValueError(f"need target_ms > 0 and 0 < tol < 1, got {target_ms}, {tol}")
     rng = make_rng(seed)
     archs = [space.sample(rng, r=[r]) for _ in range(pool)]
-    lat = table.predict_batch(archs)
-    gap = np.abs(lat / target_ms - 1)
+    gap = np.abs(np.asarray(predict(archs)) / target_ms - 1)
     order = [i for i in np.argsort(gap) if gap[i] <= tol][:n]
     return [archs[i] for i in order]

@@ -122,8 +122,8 @@ def test_figures_return_figures():
                                     relaxed=rng.normal(size=(3, 3))),
             nb.memory_bars(["all", "one", "two"], [900.0, 100.0, 120.0], peak_mb=[1000, 150, 170]),
             nb.loss_form_curves([0.5, 1.0, 1.5], {"mul": [0.8, 1.0, 1.2]}),
-            nb.tradeoff_plot([3.0, 4.0], [60.0, 70.0], [3.1, 4.1], [55.0, 66.0], labels=["a", "b"],
-                             highlight=1)]
+            nb.tradeoff_plot([3.0, 4.0, 3.5], [60.0, 70.0, 64.0], [3.1, 4.1], [55.0, 66.0],
+                             labels=["a", "b", "c"], groups=["hinge", "hinge", "add"], highlight=1)]
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)
@@ -150,19 +150,22 @@ def test_figures_reject_bad_input():
         nb.tradeoff_plot([1.0, 2.0], [50.0])
     with pytest.raises(ValueError, match="highlight"):
         nb.tradeoff_plot([1.0], [50.0], highlight=3)
+    with pytest.raises(ValueError, match="one group"):
+        nb.tradeoff_plot([1.0, 2.0], [50.0, 60.0], groups=["a"])
 
 
 # ----- panel ---------------------------------------------------------------------------------------
 def points():
     space = SPACES["cpu"]
-    return [nb.SweepPoint(3.0, space.smallest(), 3.2, 3.1, 3.4, 0.1, 0.62, (0.6, 0.58)),
-            nb.SweepPoint(5.0, space.largest(), 5.1, 5.0, 5.5, 0.2, 0.70, (0.66,))]
+    return [nb.SweepPoint("hinge T=3.0", "hinge", 3.0, space.smallest(), 3.2, 3.1, 3.4, 0.1, 0.62,
+                          (0.6, 0.58)),
+            nb.SweepPoint("add lambda=0.5", "add", 5.0, space.largest(), 5.1, 5.0, 5.5, 0.2, 0.70, (0.66,))]
 
 
 def test_sweep_point_html_and_figure():
     p = points()
     text = p[0].html()
-    assert "3.00 ms" in text and "62.0 %" in text and "59.0 % mean of 2" in text and "+3 %" in text
+    assert "hinge T=3.0" in text and "62.0 %" in text and "59.0 % mean of 2" in text and "+13 %" in text
     fig = nb.sweep_figure(p, [3.1], [0.6], highlight=1)
     assert isinstance(fig, matplotlib.figure.Figure)
     assert nb.figure_html(fig).startswith("<img src='data:image/png;base64,")
@@ -173,8 +176,8 @@ def test_sweep_point_html_and_figure():
 def test_sweep_panel_follows_its_slider():
     pytest.importorskip("ipywidgets")
     panel = nb.SweepPanel(points(), [3.1, 5.2], [0.6, 0.64])
-    assert "3.00 ms" in panel.out.value
+    assert "hinge T=3.0" in panel.out.value
     panel.slider.value = 1
-    assert "5.00 ms" in panel.out.value and "data:image/png" in panel.out.value
+    assert "add lambda=0.5" in panel.out.value and "data:image/png" in panel.out.value
     with pytest.raises(ValueError, match="no sweep points"):
         nb.SweepPanel([])

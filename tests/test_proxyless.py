@@ -317,8 +317,30 @@ def test_latency_loss_forms():
     assert latency_loss(ce, E, 4.0, "mul", 0.6).item() == pytest.approx(2.0 * 1.5 ** 0.6)
     assert latency_loss(ce, E, 4.0, "log", 0.3).item() == pytest.approx(
         2.0 * (np.log(6.0) / np.log(4.0)) ** 0.3)
-    for form in ("add", "mul", "log"):  # coefficient 0: the plain cross-entropy (value)
+    assert latency_loss(ce, E, 4.0, "hinge", 2.0).item() == pytest.approx(2.0 + 2.0 * 0.5)
+    assert latency_loss(ce, E, 8.0, "hinge", 2.0).item() == pytest.approx(2.0)  # below target: CE
+    for form in ("add", "mul", "log", "hinge"):  # coefficient 0: the plain cross-entropy (value)
         assert latency_loss(ce, E, 4.0, form, 0.0).item() == pytest.approx(2.0)
+
+
+def test_target_is_only_a_scale_in_the_multiplicative_forms():
+    """Gradient directions w.r.t. alpha at two targets: equal for mul and log (T scales the
+    whole loss), different for hinge (T decides whether latency is penalised at all)."""
+    torch.manual_seed(0)
+    mask = candidate_mask(CPU)
+    alpha = torch.randn(mask.shape, requires_grad=True)
+    lat = torch.rand(mask.shape, dtype=torch.float64)
+    ce = (alpha ** 2).sum() * 1e-3 + 1.0  # a stand-in accuracy term that depends on alpha
+
+    def direction(T, form, coef):
+        (g,) = torch.autograd.grad(latency_loss(ce, expected_latency_ms(alpha, lat, mask, 1.0), T, form,
+                                                coef), alpha, retain_graph=True)
+        return g / g.norm()
+
+    E = expected_latency_ms(alpha, lat, mask, 1.0).item()
+    for form, coef in (("mul", 0.6), ("log", 0.3)):
+        torch.testing.assert_close(direction(0.8 * E, form, coef), direction(1.5 * E, form, coef))
+    assert not torch.allclose(direction(0.8 * E, "hinge", 2.0), direction(1.5 * E, "hinge", 2.0))
 
 
 def test_latency_loss_rejects_bad_input():
@@ -361,7 +383,7 @@ def test_search_moves_expected_latency_toward_a_low_target(tiny_net):
     res = search(net, train, val, cfg, progress=False)
     assert res.expected_ms < start_ms - 0.3 * (start_ms - low)
     assert len(res.probs) == len(res.steps) == len(res.expected_hist_ms) == 6
-    assert res.arch.validate(TINY) and res.arch_lut_ms == pytest.approx(
+    assert res.arch.validate(TINY) and res.arch_ms == pytest.approx(
         fake_table(TINY, 16).predict(res.arch))
     np.testing.assert_allclose(np.nansum(res.probs[-1], 1), 1.0, rtol=1e-6)
 
@@ -393,9 +415,31 @@ def test_search_needs_a_table():
         search(net, tiny_data(16, 0), tiny_data(16, 1), SearchConfig(target_ms=1.0, steps=1))
 
 
+def test_calibrated_expected_latency_is_the_expected_calibrated_prediction(tiny_net):
+    from hwnas_lab.predictors import CalibratedSum
+
+    table = fake_table(TINY, 16)
+    cal = CalibratedSum(table)
+    cal.scale, cal.per_op_ms, cal.overhead_ms = 1.3, -0.05, 0.4
+    net = ProxylessSupernet(TINY).attach_latency(table, calibration=cal)
+    paths = net.sample_paths(40, torch.Generator().manual_seed(2))
+    archs = [net.path_to_arch(p) for p in paths]
+    np.testing.assert_allclose(net.path_latency_ms(paths).numpy(), cal.predict(archs))
+    torch.manual_seed(3)
+    net.set_alpha(torch.randn(net.alpha.shape))
+    p = net.probs().detach().double()
+    rows = [torch.nonzero(net.mask[s]).flatten().tolist() for s in range(TINY.n_slots)]
+    all_paths = list(itertools.product(*rows))
+    probs = [float(np.prod([p[s, i] for s, i in enumerate(path)])) for path in all_paths]
+    pred = cal.predict([net.path_to_arch(path) for path in all_paths])
+    assert net.expected_latency_ms().item() == pytest.approx(float(np.dot(probs, pred)), rel=1e-6)
+    with pytest.raises(ValueError, match="another space"):
+        ProxylessSupernet(CPU).attach_latency(fake_table(CPU, 32), calibration=cal)
+
+
 def test_latency_matched_random_archs_are_within_tolerance():
     table = fake_table(CPU, 32)
-    archs = latency_matched_random(CPU, table, 6.0, n=5, r=32, tol=0.03, pool=500, seed=0)
+    archs = latency_matched_random(CPU, table.predict_batch, 6.0, n=5, r=32, tol=0.03, pool=500, seed=0)
     assert 0 < len(archs) <= 5
     assert all(a.r == 32 for a in archs)
     assert np.all(np.abs(table.predict_batch(archs) / 6.0 - 1) <= 0.03)
@@ -434,3 +478,9 @@ def test_gpu_space_constructs_and_takes_a_search_step():
     res = search(net, tiny_data(4, 0), tiny_data(4, 1),
                  SearchConfig(target_ms=5.0, steps=1, batch_size=2), progress=False)
     assert res.arch.validate(gpu) and len(res.probs) == 1
+
+
+def test_latency_range_brackets_every_path(tiny_net):
+    lo, hi = tiny_net.latency_range_ms()
+    lat = tiny_net.path_latency_ms(tiny_net.sample_paths(500, torch.Generator().manual_seed(0)))
+    assert lo <= lat.min().item() and lat.max().item() <= hi and lo < hi

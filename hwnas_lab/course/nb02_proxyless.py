@@ -341,24 +341,30 @@ def loss_form_curves(ratio: Sequence[float], curves: dict, ax=None,
 
 def tradeoff_plot(searched_ms: Sequence[float], searched_acc: Sequence[float],
                   random_ms: Sequence[float] = (), random_acc: Sequence[float] = (),
-                  labels: Sequence[str] | None = None, highlight: int | None = None, ax=None,
-                  xlabel: str = "measured latency (ms)", ylabel: str = "accuracy (%)",
-                  title: str = "searched against random architectures"):
-    """Accuracy against latency: searched architectures (a line, in order of latency) and
-    random ones of matched LUT latency (grey); ``highlight`` circles one searched point."""
+                  labels: Sequence[str] | None = None, groups: Sequence[str] | None = None,
+                  highlight: int | None = None, ax=None, xlabel: str = "measured latency (ms)",
+                  ylabel: str = "accuracy (%)", title: str = "searched against random architectures"):
+    """Accuracy against latency: searched architectures (one line per group, e.g. per loss
+    form, in order of latency) and random ones of matched predicted latency (grey);
+    ``highlight`` circles one searched point."""
     s_ms, s_acc = np.asarray(searched_ms, dtype=float), np.asarray(searched_acc, dtype=float)
     r_ms, r_acc = np.asarray(random_ms, dtype=float), np.asarray(random_acc, dtype=float)
     if s_ms.shape != s_acc.shape or r_ms.shape != r_acc.shape or s_ms.size == 0:
         raise ValueError(f"latencies and accuracies must pair up: searched {s_ms.size} vs "
                          f"{s_acc.size}, random {r_ms.size} vs {r_acc.size}")
+    groups = ["searched"] * s_ms.size if groups is None else list(groups)
+    if len(groups) != s_ms.size or (labels is not None and len(labels) != s_ms.size):
+        raise ValueError("give one group and one label per searched point")
     if highlight is not None and not 0 <= highlight < s_ms.size:
         raise ValueError(f"highlight must index the searched points (0..{s_ms.size - 1})")
     if ax is None:
-        fig, ax = _fig((5.5, 3.8))
+        fig, ax = _fig((5.8, 3.9))
     if r_ms.size:
-        ax.scatter(r_ms, r_acc, color="0.6", s=14, label="random, same LUT latency")
-    order = np.argsort(s_ms)
-    ax.plot(s_ms[order], s_acc[order], "-o", color="C0", label="ProxylessNAS (sweep)")
+        ax.scatter(r_ms, r_acc, color="0.6", s=14, label="random, same predicted latency")
+    for k, name in enumerate(dict.fromkeys(groups)):
+        idx = np.array([i for i, g in enumerate(groups) if g == name])
+        idx = idx[np.argsort(s_ms[idx])]
+        ax.plot(s_ms[idx], s_acc[idx], "-o", color=f"C{k}", label=name)
     for i, lab in enumerate(labels or []):
         ax.annotate(lab, (s_ms[i], s_acc[i]), fontsize=7, xytext=(4, -9), textcoords="offset points")
     if highlight is not None:
@@ -376,21 +382,23 @@ def tradeoff_plot(searched_ms: Sequence[float], searched_acc: Sequence[float],
 class SweepPoint:
     """One search of the sweep, with what was measured of its derived architecture."""
 
-    target_ms: float  # the latency target T
+    label: str  # how the search was set, e.g. "hinge T=5.2" or "add lambda=0.5"
+    group: str  # the loss form (one line per group on the trade-off curve)
+    target_ms: float  # the latency target T of the loss
     arch: object  # the derived Arch
-    expected_ms: float  # E[Lat] (LUT) at the end of the search
-    lut_ms: float  # LUT latency of the derived architecture
+    expected_ms: float  # E[Lat] (the latency model) at the end of the search
+    predicted_ms: float  # the latency model's latency of the derived architecture
     measured_ms: float  # its measured latency (median)
     iqr_ms: float  # and the spread of that measurement
     acc: float  # its accuracy (0..1), as the notebook evaluated it
-    random_acc: tuple = ()  # accuracies of random archs of the same LUT latency
+    random_acc: tuple = ()  # accuracies of random archs of the same predicted latency
 
     def html(self) -> str:
-        rows = [("target T", f"{self.target_ms:.2f} ms"), ("derived arch", html.escape(str(self.arch))),
+        rows = [("search", html.escape(self.label)), ("derived arch", html.escape(str(self.arch))),
                 ("E[Lat] at the end", f"{self.expected_ms:.2f} ms"),
-                ("LUT latency", f"{self.lut_ms:.2f} ms ({100 * (self.lut_ms / self.target_ms - 1):+.0f} % "
-                                "of target)"),
-                ("measured", f"{self.measured_ms:.2f} ms (IQR {self.iqr_ms:.2f})"),
+                ("predicted", f"{self.predicted_ms:.2f} ms"),
+                ("measured", f"{self.measured_ms:.2f} ms (IQR {self.iqr_ms:.2f}); target "
+                             f"{self.target_ms:.2f} ms ({100 * (self.measured_ms / self.target_ms - 1):+.0f} %)"),
                 ("accuracy", f"{100 * self.acc:.1f} %")]
         if self.random_acc:
             rows.append(("random, same latency", f"{100 * np.mean(self.random_acc):.1f} % mean of "
@@ -399,14 +407,14 @@ class SweepPoint:
 
 
 def sweep_figure(points: Sequence[SweepPoint], random_ms: Sequence[float] = (),
-                 random_acc: Sequence[float] = (), highlight: int | None = None, acc_label: str = "accuracy (%)"):
-    """The trade-off curve of a sweep (measured latency, accuracy) with one point circled."""
+                 random_acc: Sequence[float] = (), highlight: int | None = None,
+                 acc_label: str = "accuracy (%)"):
+    """The trade-off curves of a sweep (measured latency, accuracy) with one point circled."""
     if not points:
         raise ValueError("no sweep points")
     return tradeoff_plot([p.measured_ms for p in points], [100 * p.acc for p in points],
-                         random_ms, [100 * a for a in random_acc],
-                         labels=[f"T={p.target_ms:.1f}" for p in points], highlight=highlight,
-                         ylabel=acc_label)
+                         random_ms, [100 * a for a in random_acc], labels=[p.label for p in points],
+                         groups=[p.group for p in points], highlight=highlight, ylabel=acc_label)
 
 
 def figure_html(fig) -> str:
@@ -420,8 +428,9 @@ def figure_html(fig) -> str:
 
 
 class SweepPanel:
-    """A slider over the sweep's targets: the derived architecture, its expected, LUT and
-    measured latency, its accuracy and its place on the trade-off curve (precomputed)."""
+    """A slider over the sweep's searches (targets, coefficients): the derived architecture,
+    its expected, predicted and measured latency, its accuracy and its place on the
+    trade-off curve (all precomputed)."""
 
     def __init__(self, points: Sequence[SweepPoint], random_ms: Sequence[float] = (),
                  random_acc: Sequence[float] = (), acc_label: str = "accuracy (%)"):
@@ -431,11 +440,11 @@ class SweepPanel:
             raise ValueError("no sweep points to show")
         self.points, self.random_ms, self.random_acc = list(points), random_ms, random_acc
         self.acc_label = acc_label
-        self.slider = W.SelectionSlider(options=[(f"{p.target_ms:.2f} ms", i) for i, p in enumerate(points)],
-                                        value=0, description="target T", continuous_update=False,
-                                        layout=W.Layout(width="420px"))
+        self.slider = W.SelectionSlider(options=[(p.label, i) for i, p in enumerate(points)],
+                                        value=0, description="search", continuous_update=False,
+                                        layout=W.Layout(width="480px"))
         self.out = W.HTML()
-        self.widget = W.VBox([W.HTML("<b>Latency target: what the search derives</b>"), self.slider,
+        self.widget = W.VBox([W.HTML("<b>What each search of the sweep derived</b>"), self.slider,
                               self.out])
         self.slider.observe(self.update, names="value")
         self.update()
