@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import Head, build_layer
-from .space import Arch, LayerSpec, SearchSpace, get_space
+from .arch import Arch
+from .space import LayerSpec, SearchSpace, get_space
 
 MODES = ("path", "all", "one", "two")
 
@@ -57,17 +58,15 @@ def skippable(space: SearchSpace, index: int) -> bool:
 
 def candidate_specs(space: SearchSpace, r: int) -> list[list[LayerSpec]]:
     """``[slot][candidate]``: the operator of each block candidate in each slot at resolution r."""
-    per_choice = [space.layer_specs(space.uniform(k, e, space.max_depth, r))[1:-1]
-                  for k, e in slot_candidates(space)]
-    return [[specs[slot] for specs in per_choice] for slot in range(space.n_slots)]
+    return [[slot.spec(k, e) for k, e in slot_candidates(space)] for slot in space.block_slots(r)]
 
 
 def candidate_mask(space: SearchSpace) -> torch.Tensor:
     """Bool ``(n_slots, n_blocks + 1)``: which candidates exist (the last column is zero)."""
     n = len(slot_candidates(space))
     mask = torch.ones(space.n_slots, n + 1, dtype=torch.bool)
-    for slot in range(space.n_slots):
-        mask[slot, n] = skippable(space, slot % space.max_depth)
+    for slot in space.block_slots(min(space.r_choices)):  # the layout is the same at every r
+        mask[slot.slot, n] = skippable(space, slot.index)
     return mask
 
 
@@ -98,9 +97,7 @@ def needed_specs(space: SearchSpace, r: int) -> list[LayerSpec]:
 
 def _final_size(space: SearchSpace, r: int) -> int:
     """Spatial size (pixels) entering the head at input resolution ``r``."""
-    for stride in space.stage_strides:
-        r = (r - 1) // stride + 1
-    return r
+    return space.block_slots(r)[-1].out_size
 
 
 def masked_probs(alpha: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -199,9 +196,8 @@ class ProxylessSupernet(nn.Module):
         self.space, self.r = space, r
         self.candidates = slot_candidates(space)
         self.stem = build_layer(space.stem_spec(r))
-        D = space.max_depth
-        self.slots = nn.ModuleList(MixedOp(row, skippable(space, slot % D))
-                                   for slot, row in enumerate(candidate_specs(space, r)))
+        self.slots = nn.ModuleList(MixedOp(row, skippable(space, slot.index))
+                                   for slot, row in zip(space.block_slots(r), candidate_specs(space, r)))
         head = space.head_spec(_final_size(space, r))
         self.head = Head(head.cin, head.cout, head.classes, dropout)
         self.register_buffer("mask", candidate_mask(space), persistent=False)
@@ -226,7 +222,7 @@ class ProxylessSupernet(nn.Module):
     def attach_latency(self, table, calibration=None) -> "ProxylessSupernet":
         """Read every candidate's latency from ``table`` (a ``LatencyTable`` of this space).
 
-        ``calibration``: a fitted ``hwnas_lab.predictors.CalibratedSum`` of that table
+        ``calibration``: a fitted ``hwnas_lab.latency.predictors.CalibratedSum`` of that table
         (notebook 01: ``scale * sum + per_op_ms * operators + overhead_ms``, fit on measured
         networks). Each block candidate then costs ``scale * Lat + per_op_ms`` and the fixed
         part ``scale * (stem + head) + 2 * per_op_ms + overhead_ms``: still linear in ``p``,

@@ -40,8 +40,9 @@ import torch.nn.functional as F
 
 from .data import TensorData, batches
 from .proxyless import METHODS, ProxylessSupernet, frozen, np_probs
-from .space import Arch, SearchSpace, make_rng
-from .train import cosine_lr
+from .arch import Arch
+from .space import SearchSpace, make_rng
+from .train import OptimConfig, cosine_lr, make_optimizer
 
 LOSS_FORMS = ("add", "mul", "log", "hinge")
 BINARY_MODES = tuple(METHODS)  # "all" (DARTS), "one", "two"
@@ -129,11 +130,11 @@ def endless_batches(data: TensorData, batch_size: int, r: int, generator: torch.
                            channels_last=True)
 
 
-def _weight_optimizer(net: ProxylessSupernet, lr: float, weight_decay: float) -> torch.optim.SGD:
-    params = list(net.weight_parameters())
-    groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}]
-    return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+def _weight_optimizer(net: ProxylessSupernet, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The course's SGD-Nesterov (``train.make_optimizer``) over the weights only: ``alpha``
+    has its own Adam."""
+    with frozen([net.alpha]):
+        return make_optimizer(net, OptimConfig(weight_decay=weight_decay), lr)
 
 
 def weight_step(net: ProxylessSupernet, opt: torch.optim.Optimizer, X: torch.Tensor,

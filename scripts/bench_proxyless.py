@@ -28,8 +28,7 @@ import time
 import numpy as np
 import torch
 
-from hwnas_lab.latency import machine_info
-from hwnas_lab.lut import LatencyTable
+from hwnas_lab.latency import LatencyTable, machine_info
 from hwnas_lab.proxyless import METHODS, ProxylessSupernet, needed_specs, step_memory
 from hwnas_lab.proxyless_search import SearchConfig, _weight_optimizer, arch_step, weight_step
 from hwnas_lab.space import get_space

@@ -41,8 +41,7 @@ def test_expected_latency_grad_check(capsys):
     for hint, fn in wrong.items():
         with pytest.raises(AssertionError, match=hint):
             nb.check_expected_latency_grad(fn)
-    with pytest.raises(NotImplementedError):
-        nb.check_expected_latency_grad(todo)
+    nb.check_expected_latency_grad(todo)  # reported as TODO, not raised (see test_checks.py)
     assert "TODO  expected_latency_grad" in capsys.readouterr().out
 
 
@@ -70,8 +69,8 @@ def test_binary_gates_check(capsys):
     for hint, fn in wrong.items():
         with pytest.raises(AssertionError, match=hint):
             nb.check_binary_gates(fn)
-    with pytest.raises(NotImplementedError):
-        nb.check_binary_gates(todo)
+    nb.check_binary_gates(todo)
+    assert "TODO  sample_binary_gates" in capsys.readouterr().out
 
 
 # ----- exercise 3 --------------------------------------------------------------------------------
@@ -105,8 +104,8 @@ def test_latency_loss_check(capsys):
     # right value, wrong gradient: the latency term detached
     with pytest.raises(AssertionError, match="d/d expected_ms"):
         nb.check_latency_loss(lambda ce, E, T, form, coef: loss_right(ce, E.detach(), T, form, coef))
-    with pytest.raises(NotImplementedError):
-        nb.check_latency_loss(todo)
+    nb.check_latency_loss(todo)
+    assert "TODO  latency_loss" in capsys.readouterr().out
 
 
 # ----- figures -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from hwnas_lab.blocks import build_net
 from hwnas_lab.data import TensorData
-from hwnas_lab.lut import LatencyTable, MissingEntryError
+from hwnas_lab.latency.lut import LatencyTable, MissingEntryError
 from hwnas_lab.proxyless import (ProxylessSupernet, candidate_latency_ms, candidate_mask, candidate_specs,
                                  expected_latency_grad, expected_latency_ms, init_from_ofa,
                                  masked_probs, needed_specs, saved_tensor_bytes, slot_candidates,
@@ -19,7 +19,8 @@ from hwnas_lab.proxyless_estimators import (GatedToy, binary_gate_samples, exact
                                             reinforce_samples, relaxed_gradient)
 from hwnas_lab.proxyless_search import (SearchConfig, latency_loss, latency_matched_random, search,
                                         sweep, warm_up)
-from hwnas_lab.space import SPACES, Arch, SearchSpace
+from hwnas_lab.arch import Arch
+from hwnas_lab.space import SPACES, SearchSpace
 
 CPU = SPACES["cpu"]
 # 2 stages x 3 slots, 2 kernels x 1 expand ratio, depths 1-3: quick to build and run
@@ -116,8 +117,13 @@ def test_missing_operator_names_it_and_the_fix():
     table = fake_table(TINY, 16)
     missing = needed_specs(TINY, 16)[3].signature
     del table.entries[missing]
-    with pytest.raises(MissingEntryError, match=f"{missing}.*lut build"):
+    with pytest.raises(MissingEntryError, match=f"{missing}.*get_lut"):  # a custom space: no CLI name
         candidate_latency_ms(table, TINY, 16)
+    cpu = fake_table(CPU, 32)  # a preset space: the fix is the `lut build` command
+    missing = needed_specs(CPU, 32)[5].signature
+    del cpu.entries[missing]
+    with pytest.raises(MissingEntryError, match=f"{missing}.*lut build --space cpu"):
+        candidate_latency_ms(cpu, CPU, 32)
     with pytest.raises(ValueError, match="attach_latency"):
         ProxylessSupernet(TINY).expected_latency_ms()
 
@@ -416,7 +422,7 @@ def test_search_needs_a_table():
 
 
 def test_calibrated_expected_latency_is_the_expected_calibrated_prediction(tiny_net):
-    from hwnas_lab.predictors import CalibratedSum
+    from hwnas_lab.latency.predictors import CalibratedSum
 
     table = fake_table(TINY, 16)
     cal = CalibratedSum(table)

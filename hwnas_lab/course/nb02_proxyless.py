@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import exercise, expect_close
+from .checks import exercise, expect_close
 
 # ----- exercise 1: the gradient of the expected latency ----------------------------------
 
