@@ -233,6 +233,10 @@ class ProxylessSupernet(nn.Module):
         if calibration is not None:
             if calibration.table.space.to_dict() != self.space.to_dict():
                 raise ValueError("the calibration was fitted on a table of another space")
+            if not calibration.scale > 0:  # a few noisy networks can fit a falling line
+                raise ValueError(f"the calibration's scale is {calibration.scale:.3g}: latency would "
+                                 "fall as the table's sum grows and the search would favour "
+                                 "slower networks; fit it on more networks, or attach the plain table")
             blocks = torch.zeros_like(lat, dtype=torch.bool)
             blocks[:, :len(self.candidates)] = True
             lat = calibration.scale * lat + calibration.per_op_ms * blocks

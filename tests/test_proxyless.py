@@ -441,6 +441,10 @@ def test_calibrated_expected_latency_is_the_expected_calibrated_prediction(tiny_
     assert net.expected_latency_ms().item() == pytest.approx(float(np.dot(probs, pred)), rel=1e-6)
     with pytest.raises(ValueError, match="another space"):
         ProxylessSupernet(CPU).attach_latency(fake_table(CPU, 32), calibration=cal)
+    for scale in (-1.12, 0.0):  # a falling line (a few noisy networks can fit one) is refused
+        cal.scale = scale
+        with pytest.raises(ValueError, match="scale is .*slower networks"):
+            ProxylessSupernet(TINY).attach_latency(table, calibration=cal)
 
 
 def test_latency_matched_random_archs_are_within_tolerance():
