@@ -141,9 +141,10 @@ class ProxyAccuracy(AccuracySource):
     kind = "measured (proxy training)"
 
     def __init__(self, space: SearchSpace | str, train_data, val_data,
-                 config: ProxyConfig = ProxyConfig(), cache: bool = True, progress: bool = False):
+                 config: ProxyConfig = ProxyConfig(), device: str | torch.device = "cpu",
+                 cache: bool = True, progress: bool = False):
         space = get_space(space)
-        self.train_data, self.val_data, self.config = train_data, val_data, config
+        self.train_data, self.val_data, self.config, self.device = train_data, val_data, config, device
         super().__init__(space, "proxy", {"config": asdict(config),
                                           "train": data_fingerprint(train_data),
                                           "val": data_fingerprint(val_data)}, cache, progress)
@@ -156,8 +157,8 @@ class ProxyAccuracy(AccuracySource):
         net = build_net(self.space, arch)
         cfg = TrainConfig(epochs=self.config.epochs, lr=self.config.lr,
                           batch_size=self.config.batch_size, resolution=arch.r, seed=self.config.seed)
-        train(net, self.train_data, None, cfg, progress=False)
-        return evaluate(net, self.val_data, resolution=arch.r)[1]
+        train(net, self.train_data, None, cfg, progress=False, device=self.device)
+        return evaluate(net, self.val_data, resolution=arch.r, device=self.device)[1]
 
 
 class SupernetAccuracy(AccuracySource):

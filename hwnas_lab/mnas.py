@@ -17,7 +17,8 @@ The paper's controller is a recurrent network trained with proximal policy optim
 Here the policy is factorised (an independent softmax per decision: ``ks`` and ``e`` of
 every block slot, ``d`` of every stage, ``r``), trained with REINFORCE (Williams, 1992)
 and a moving-average baseline; latencies come from the latency table
-(``LatencyTable.predict_batch``), accuracies from any source in ``hwnas_lab.accuracy``.
+(``LatencyTable.predict_batch``, optionally calibrated on measured networks), accuracies
+from any source in ``hwnas_lab.accuracy``.
 Pareto fronts: ``hwnas_lab.pareto``.
 """
 
@@ -279,16 +280,20 @@ def arch_keys(space: SearchSpace, archs: "Sequence[Arch] | ArchArrays") -> list[
 # ----- the controller -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class MnasObjective:
-    """``R = mnas_reward(accuracy(archs), table.predict_batch(archs), target_ms, setting)``."""
+    """``R = mnas_reward(accuracy(archs), latency(archs), target_ms, setting)`` for a batch.
+
+    ``latency`` is any vectorised latency model taking ``ArchArrays``: a table's
+    ``predict_batch`` (the LUT sum) or a calibrated one (``predictors.CalibratedSum.predict``).
+    """
 
     accuracy: Callable[[ArchArrays], np.ndarray]  # e.g. a SupernetAccuracy or AccuracyPredictor
-    table: object  # a hwnas_lab.lut.LatencyTable covering the space
+    latency: Callable[[ArchArrays], np.ndarray]  # ms, e.g. LatencyTable.predict_batch
     target_ms: float  # T
     setting: "str | RewardSetting | tuple[float, float]" = "soft"
 
     def __call__(self, arrays: ArchArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(reward, accuracy, latency_ms) of a batch."""
-        latency_ms = self.table.predict_batch(arrays)
+        latency_ms = np.asarray(self.latency(arrays), dtype=np.float64)
         acc = np.asarray(self.accuracy(arrays), dtype=np.float64)
         return mnas_reward(acc, latency_ms, self.target_ms, self.setting), acc, latency_ms
 

@@ -204,7 +204,7 @@ def test_hard_constraint_settles_under_the_target():
         return 0.6 + 0.3 * (table.predict_batch(arrays) - lo) / (hi - lo)
 
     T = float(np.quantile(spread, 0.4))
-    objective = MnasObjective(bigger_is_better, table, T, "hard")
+    objective = MnasObjective(bigger_is_better, table.predict_batch, T, "hard")
     log = reinforce_search(objective, SPACE, ControllerConfig(steps=250, batch_size=16, lr=0.1))
     settled = table.predict(log.settled)
     assert 0.7 * T < settled <= 1.05 * T, (settled, T)
