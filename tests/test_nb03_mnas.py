@@ -196,3 +196,4 @@ def test_reward_panel_redraws_on_slider_changes():
     assert panel.best == 3  # hard constraint at 6 ms
     panel.T.value = 4.0
     assert panel.best == 1 and "4.000 ms" in panel.text.value
+    assert panel.image.value[:4] == b"\x89PNG"

@@ -379,7 +379,9 @@ def reward_view(latency_ms, acc, target_ms: float, alpha: float, beta: float,
 
 class RewardPanel:
     """Sliders for T, alpha and beta redrawing ``reward_view`` on fixed (latency, accuracy)
-    points. ``panel.widget`` is the box to display; ``panel.best`` the current winner."""
+    points. ``panel.widget`` is the box to display; ``panel.best`` the current winner. The
+    figure is shown as a PNG in an ``Image`` widget (no output capture, so it also works in
+    a notebook run without a frontend)."""
 
     def __init__(self, latency_ms, acc, target_ms: float, labels: Sequence[str] = ()):
         import ipywidgets as W
@@ -391,23 +393,24 @@ class RewardPanel:
                                description="T (ms)", **opts)
         self.alpha = W.FloatSlider(value=-0.07, min=-1.0, max=0.0, step=0.01, description="alpha", **opts)
         self.beta = W.FloatSlider(value=-0.07, min=-1.5, max=0.0, step=0.01, description="beta", **opts)
-        self.out, self.text = W.Output(), W.HTML()
-        self.widget = W.VBox([W.HBox([self.T, self.alpha, self.beta]), self.text, self.out])
+        self.image, self.text = W.Image(format="png"), W.HTML()
+        self.widget = W.VBox([W.HBox([self.T, self.alpha, self.beta]), self.text, self.image])
         for w in (self.T, self.alpha, self.beta):
             w.observe(self.update, names="value")
         self.best: int | None = None
         self.update()
 
     def update(self, change: dict | None = None) -> None:
+        import io
+
         import matplotlib.pyplot as plt
-        from IPython.display import display
 
         fig, self.best, self.text.value = reward_view(self.latency_ms, self.acc, self.T.value,
                                                       self.alpha.value, self.beta.value, self.labels)
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
         plt.close(fig)
+        self.image.value = buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
