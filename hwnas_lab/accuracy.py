@@ -13,7 +13,7 @@ what it cannot afford. Three stand-ins, in falling cost:
 * :class:`AccuracyPredictor`, **predicted**: ridge regression on the one-hot encoding
   (``SearchSpace.encode_batch``) fitted on pairs from a source above. Microseconds.
 
-Every source takes a list of ``Arch`` or an ``ArchArrays`` batch and returns accuracies in
+Every source takes a list of ``Arch`` or an ``ArchBatch`` batch and returns accuracies in
 [0, 1]. The two evaluating sources cache their results per network in one JSON file in
 the cache folder (``cache_dir("mnas")``), written atomically after each new evaluation,
 so a rerun costs nothing; the file name carries a hash of everything the number depends
@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from .config import atomic_path, cache_dir
-from .lut import ArchArrays, space_key
-from .mnas import arch_keys, archs_of
-from .space import Arch, SearchSpace, get_space
+from .arch import Arch, ArchBatch
+from .latency.lut import space_key
+from .mnas import arch_keys
+from .space import SearchSpace, get_space
 
 CACHE_FORMAT = "hwnas-mnas-accuracy/1"
 
@@ -99,25 +100,24 @@ class AccuracySource:
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps({"meta": self.meta, "entries": entries}, indent=0))
 
-    def __call__(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def __call__(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         """Accuracies (0..1) of ``archs``; networks not yet known are evaluated (and saved)."""
         from tqdm.auto import tqdm
 
-        arrays = archs if isinstance(archs, ArchArrays) else ArchArrays.from_archs(self.space, archs)
+        arrays = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(self.space, archs)
         keys = arch_keys(self.space, arrays)
         todo = {k: i for i, k in enumerate(keys) if k not in self.acc}
         self.hits += len(keys) - len(todo)
-        batch = archs_of(arrays) if todo else []
         for key, i in tqdm(todo.items(), desc=self.kind, disable=not self.progress or not todo,
                            leave=False):
             start = time.perf_counter()
-            self.acc[key] = float(self._evaluate(batch[i].validate(self.space)))
+            self.acc[key] = float(self._evaluate(arrays[i].validate(self.space)))
             self.seconds[key] = time.perf_counter() - start
             self.evaluations += 1
             self.save()  # after each one: an interrupted run keeps what it paid for
         return np.array([self.acc[k] for k in keys])
 
-    def known(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def known(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         """Whether each architecture already has a cached accuracy (nothing is evaluated)."""
         return np.array([k in self.acc for k in arch_keys(self.space, archs)], dtype=bool)
 
@@ -210,12 +210,11 @@ class AccuracyPredictor:
         self.weights: np.ndarray | None = None  # features + 1 (bias last)
         self.n_fit = 0  # pairs it was fitted on
 
-    def _features(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
-        archs = archs_of(archs) if isinstance(archs, ArchArrays) else list(archs)
+    def _features(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         X = self.space.encode_batch(archs).astype(np.float64)
         return np.concatenate([X, np.ones((len(X), 1))], axis=1)
 
-    def fit(self, archs: "Sequence[Arch] | ArchArrays", acc: Sequence[float]) -> "AccuracyPredictor":
+    def fit(self, archs: "Sequence[Arch] | ArchBatch", acc: Sequence[float]) -> "AccuracyPredictor":
         X, y = self._features(archs), np.asarray(acc, dtype=np.float64).ravel()
         if len(X) != len(y) or len(y) < 2:
             raise ValueError(f"fit needs >= 2 architectures and one accuracy each; got "
@@ -230,7 +229,7 @@ class AccuracyPredictor:
         self.n_fit = len(y)
         return self
 
-    def __call__(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def __call__(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         if self.weights is None:
             raise ValueError("the predictor is not fitted: call fit(archs, accuracies) first")
         return np.clip(self._features(archs) @ self.weights, 0.0, 1.0)

@@ -32,8 +32,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .lut import ArchArrays
-from .space import Arch, SearchSpace, get_space
+from .arch import Arch, ArchBatch
+from .space import SearchSpace, get_space
 
 
 # ----- the reward ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ class CategoricalPolicy:
     """An independent softmax per decision of ``space``: ``ks[slot]``, ``e[slot]``, ``d[stage]``, ``r``.
 
     ``logits[name]`` has shape (decisions, choices); uniform at the start. ``sample``
-    draws a batch at once (``ArchArrays`` plus the chosen indices).
+    draws a batch at once (``ArchBatch`` plus the chosen indices).
     """
 
     def __init__(self, space: SearchSpace | str):
@@ -222,7 +222,7 @@ class CategoricalPolicy:
     def probs(self) -> dict[str, np.ndarray]:
         return {n: softmax(v) for n, v in self.logits.items()}
 
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[ArchArrays, dict[str, np.ndarray]]:
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[ArchBatch, dict[str, np.ndarray]]:
         """``n`` architectures drawn from the policy (one vectorised draw per decision group)."""
         if n < 1:
             raise ValueError(f"sample at least one architecture, got n={n}")
@@ -232,20 +232,15 @@ class CategoricalPolicy:
             index[name] = np.minimum((u > np.cumsum(p, axis=1)[None]).sum(-1), p.shape[1] - 1)
         return self.to_arrays(index), index
 
-    def to_arrays(self, index: dict[str, np.ndarray]) -> ArchArrays:
+    def to_arrays(self, index: dict[str, np.ndarray]) -> ArchBatch:
         c = self.choices
-        return ArchArrays(c["ks"][index["ks"]], c["e"][index["e"]], c["d"][index["d"]],
+        return ArchBatch(c["ks"][index["ks"]], c["e"][index["e"]], c["d"][index["d"]],
                           c["r"][index["r"][:, 0]])
 
-    def active(self, d: np.ndarray) -> np.ndarray:
-        """(N, n_slots) mask of the block slots that run, from depths (N, n_stages)."""
-        D = self.space.max_depth
-        return np.arange(self.space.n_slots)[None] % D < np.repeat(np.asarray(d), D, axis=1)
-
     def gradient(self, index: dict[str, np.ndarray], advantages: np.ndarray,
-                 arrays: ArchArrays) -> dict[str, np.ndarray]:
+                 arrays: ArchBatch) -> dict[str, np.ndarray]:
         """REINFORCE gradient per group; inactive slots' ``ks``/``e`` had no effect, so no credit."""
-        mask = self.active(arrays.d)
+        mask = arrays.active
         return {n: reinforce_gradient(self.logits[n], index[n], advantages,
                                       mask if n in ("ks", "e") else None) for n in DECISIONS}
 
@@ -260,19 +255,11 @@ class CategoricalPolicy:
         return float(sum(-(p * np.log(p + 1e-300)).sum() for p in self.probs().values()))
 
 
-def archs_of(arrays: ArchArrays) -> list[Arch]:
-    """``Arch`` objects from a batch of arrays."""
-    return [Arch(ks.tolist(), e.tolist(), d.tolist(), int(r))
-            for ks, e, d, r in zip(arrays.ks, arrays.e, arrays.d, arrays.r)]
-
-
-def arch_keys(space: SearchSpace, archs: "Sequence[Arch] | ArchArrays") -> list[str]:
+def arch_keys(space: SearchSpace, archs: "Sequence[Arch] | ArchBatch") -> list[str]:
     """One string per network: inactive slots are blanked, so two encodings of the same
     network (differing only in slots beyond a stage's depth) share a key."""
-    a = archs if isinstance(archs, ArchArrays) else ArchArrays.from_archs(space, archs)
-    D = space.max_depth
-    active = np.arange(space.n_slots)[None] % D < np.repeat(a.d, D, axis=1)
-    ks, e = np.where(active, a.ks, 0), np.where(active, a.e, 0)
+    a = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(space, archs)
+    ks, e = np.where(a.active, a.ks, 0), np.where(a.active, a.e, 0)
     rows = np.concatenate([a.r[:, None], a.d, ks, e], axis=1)
     return [",".join(map(str, row)) for row in rows.tolist()]
 
@@ -282,16 +269,16 @@ def arch_keys(space: SearchSpace, archs: "Sequence[Arch] | ArchArrays") -> list[
 class MnasObjective:
     """``R = mnas_reward(accuracy(archs), latency(archs), target_ms, setting)`` for a batch.
 
-    ``latency`` is any vectorised latency model taking ``ArchArrays``: a table's
+    ``latency`` is any vectorised latency model taking ``ArchBatch``: a table's
     ``predict_batch`` (the LUT sum) or a calibrated one (``predictors.CalibratedSum.predict``).
     """
 
-    accuracy: Callable[[ArchArrays], np.ndarray]  # e.g. a SupernetAccuracy or AccuracyPredictor
-    latency: Callable[[ArchArrays], np.ndarray]  # ms, e.g. LatencyTable.predict_batch
+    accuracy: Callable[[ArchBatch], np.ndarray]  # e.g. a SupernetAccuracy or AccuracyPredictor
+    latency: Callable[[ArchBatch], np.ndarray]  # ms, e.g. LatencyTable.predict_batch
     target_ms: float  # T
     setting: "str | RewardSetting | tuple[float, float]" = "soft"
 
-    def __call__(self, arrays: ArchArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, arrays: ArchBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(reward, accuracy, latency_ms) of a batch."""
         latency_ms = np.asarray(self.latency(arrays), dtype=np.float64)
         acc = np.asarray(self.accuracy(arrays), dtype=np.float64)
@@ -339,7 +326,7 @@ class SearchLog:
         return self.policy.mode()
 
 
-def reinforce_search(objective: Callable[[ArchArrays], tuple], space: SearchSpace | str,
+def reinforce_search(objective: Callable[[ArchBatch], tuple], space: SearchSpace | str,
                      config: ControllerConfig = ControllerConfig(), progress: bool = False) -> SearchLog:
     """Train a ``CategoricalPolicy`` with REINFORCE and a moving-average baseline.
 
@@ -368,7 +355,7 @@ def reinforce_search(objective: Callable[[ArchArrays], tuple], space: SearchSpac
         seen.update(arch_keys(space, arrays))
         i = int(np.argmax(reward))
         if reward[i] > best["reward"]:
-            best = {"arch": archs_of(arrays)[i], "reward": float(reward[i]), "acc": float(acc[i]),
+            best = {"arch": arrays[i], "reward": float(reward[i]), "acc": float(acc[i]),
                     "latency_ms": float(latency_ms[i]), "step": step}
         rows["reward_mean"][step], rows["reward_max"][step] = reward.mean(), reward.max()
         rows["baseline"][step] = baseline

@@ -32,9 +32,9 @@ import torch
 from hwnas_lab import mnas
 from hwnas_lab.accuracy import SupernetAccuracy
 from hwnas_lab.data import TensorData
-from hwnas_lab.latency import cpu_model
-from hwnas_lab.lut import LatencyTable
-from hwnas_lab.ofa.shrink import find_supernet, load_supernet
+from hwnas_lab.latency.lut import LatencyTable
+from hwnas_lab.latency.measure import cpu_model
+from hwnas_lab.ofa.checkpoint import find_supernet, load_supernet
 from hwnas_lab.pareto import pareto_mask
 from hwnas_lab.space import get_space
 

@@ -10,10 +10,11 @@ import torch
 from hwnas_lab.accuracy import (AccuracyPredictor, ProxyAccuracy, ProxyConfig, SupernetAccuracy,
                                 fingerprint)
 from hwnas_lab.data import TensorData
-from hwnas_lab.lut import ArchArrays
+from hwnas_lab.arch import ArchBatch
 from hwnas_lab.ofa import OFASupernet
 from hwnas_lab.ofa.shrink import evaluate_subnet
-from hwnas_lab.space import Arch, get_space
+from hwnas_lab.arch import Arch
+from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
 
@@ -57,7 +58,7 @@ def test_supernet_accuracy_is_evaluate_subnet_and_is_cached(cache, supernet, one
     assert np.all((0 <= acc) & (acc <= 1))
     again = SupernetAccuracy(supernet, train, val, recal_batches=1, batch_size=16)  # from disk
     assert again.known([small, SPACE.largest()]).tolist() == [True, False]
-    assert np.array_equal(again(ArchArrays.from_archs(SPACE, [small])), acc[:1])
+    assert np.array_equal(again(ArchBatch.from_archs(SPACE, [small])), acc[:1])
     assert again.evaluations == 0 and again.hits == 1
     saved = json.loads(oracle.path.read_text())
     assert saved["meta"]["kind"] == "supernet" and len(saved["entries"]) == 2
@@ -109,7 +110,7 @@ def test_predictor_recovers_an_additive_accuracy():
     pred = AccuracyPredictor(SPACE, l2=1e-8).fit(archs[:300], acc[:300])
     assert pred.n_fit == 300
     assert np.allclose(pred(archs[300:]), acc[300:], atol=1e-4)
-    arrays = ArchArrays.from_archs(SPACE, archs[300:310])
+    arrays = ArchBatch.from_archs(SPACE, archs[300:310])
     assert np.allclose(pred(arrays), pred(archs[300:310]))
     assert AccuracyPredictor(SPACE, l2=1e3).fit(archs, acc)(archs).std() < acc.std() / 10  # shrinks
 

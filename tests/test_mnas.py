@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas_lab.lut import ArchArrays, LatencyTable
+from hwnas_lab.arch import ArchBatch
+from hwnas_lab.latency.lut import LatencyTable
 from hwnas_lab.mnas import (REWARD_PRESETS, Adam, CategoricalPolicy, ControllerConfig, MnasObjective,
-                            RewardSetting, RewardWarning, arch_keys, archs_of, get_setting,
+                            RewardSetting, RewardWarning, arch_keys, get_setting,
                             mnas_reward, reinforce_gradient, reinforce_search, reinforce_step,
                             reward_best, softmax)
-from hwnas_lab.space import Arch, get_space
+from hwnas_lab.arch import Arch
+from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
 
@@ -146,7 +148,7 @@ def test_policy_samples_follow_its_probabilities():
     policy.logits["r"][0] = [0.0, 1.0, 2.0]
     policy.logits["ks"][5] = [2.0, 0.0, -1.0]
     arrays, index = policy.sample(20000, np.random.default_rng(0))
-    ArchArrays.from_archs(SPACE, archs_of(arrays)[:50])  # valid architectures of the space
+    ArchBatch.from_archs(SPACE, arrays.to_archs()[:50])  # valid architectures of the space
     p = policy.probs()
     assert np.allclose(np.bincount(index["r"][:, 0], minlength=3) / 20000, p["r"][0], atol=0.015)
     assert np.allclose(np.bincount(index["ks"][:, 5], minlength=3) / 20000, p["ks"][5], atol=0.015)
@@ -158,7 +160,7 @@ def test_policy_samples_follow_its_probabilities():
 def test_inactive_slots_get_no_credit():
     policy = CategoricalPolicy(SPACE)
     arrays, index = policy.sample(64, np.random.default_rng(2))
-    arrays = ArchArrays(arrays.ks, arrays.e, np.full_like(arrays.d, 2), arrays.r)  # slots 2, 3 idle
+    arrays = ArchBatch(arrays.ks, arrays.e, np.full_like(arrays.d, 2), arrays.r)  # slots 2, 3 idle
     grads = policy.gradient(index, np.random.default_rng(3).normal(size=64), arrays)
     idle = np.arange(16) % 4 >= 2
     assert np.all(grads["ks"][idle] == 0) and np.all(grads["e"][idle] == 0)
@@ -171,7 +173,7 @@ def test_arch_keys_identify_networks_not_encodings():
     c = Arch([3] + list(a.ks[1:]), a.e, a.d, a.r)  # differs in an active slot
     keys = arch_keys(SPACE, [a, b, c])
     assert keys[0] == keys[1] != keys[2]
-    assert arch_keys(SPACE, ArchArrays.from_archs(SPACE, [a])) == keys[:1]
+    assert arch_keys(SPACE, ArchBatch.from_archs(SPACE, [a])) == keys[:1]
 
 
 # ----- the controller -------------------------------------------------------------------------

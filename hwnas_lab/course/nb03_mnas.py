@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..checks import exercise, expect_close
+from .checks import exercise, expect_close
 from ..mnas import RewardWarning, mnas_reward, reinforce_step, softmax
 from ..pareto import pareto_mask
 
@@ -145,7 +145,7 @@ def check_reinforce_step(reinforce_step_fn: Callable) -> None:
             expected = reinforce_step(before, actions, rewards, baseline, lr)
             if _close(got, expected):
                 continue
-            p, onehot = softmax(before), (actions[:, None] == np.arange(K)).astype(float)
+            onehot = (actions[:, None] == np.arange(K)).astype(float)
             grad = expected - before
             wrong = {
                 "wrong sign: REINFORCE ascends the reward, logits + lr * gradient": before - grad,
