@@ -12,9 +12,11 @@ import html
 import warnings
 from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .checks import exercise, expect_close
+from . import plots
 from ..mnas import RewardWarning, mnas_reward, reinforce_step, softmax
 from ..pareto import pareto_mask
 
@@ -196,8 +198,6 @@ def reward_contours(target_ms: float, settings: dict, lat_range: Sequence[float]
                     acc_range: Sequence[float] = (0.6, 0.85), latency_ms=None, acc=None):
     """One panel per setting (name -> (alpha, beta)): the reward over latency and accuracy,
     the target dashed, and optional measured points."""
-    import matplotlib.pyplot as plt
-
     if not settings or not target_ms > 0 or not 0 < lat_range[0] < lat_range[1]:
         raise ValueError("give >= 1 setting, a positive target and 0 < lat_range[0] < lat_range[1]")
     fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 3.6), squeeze=False)
@@ -216,8 +216,6 @@ def reward_contours(target_ms: float, settings: dict, lat_range: Sequence[float]
 def winner_map(latency_ms, acc, target_ms: float, alphas: Sequence[float], betas: Sequence[float],
                marks: dict | None = None):
     """Which point wins at each (alpha, beta): colour = the winner's latency / T."""
-    import matplotlib.pyplot as plt
-
     lat, a = _pair(latency_ms, acc)
     grid = np.array([[int(np.argmax(_reference_reward(a, lat, target_ms, al, be))) for be in betas]
                      for al in alphas])
@@ -239,13 +237,10 @@ def pareto_plot(latency_ms, acc, winners: dict | None = None, targets_ms: Sequen
                 ax=None, title: str = "measured points and their Pareto front"):
     """All points, the front (hwnas_lab.pareto) as a staircase, and the reward-best point of
     each setting (label -> index)."""
-    import matplotlib.pyplot as plt
-
     lat, a = _pair(latency_ms, acc)
     front = np.flatnonzero(pareto_mask(lat, a))
     front = front[np.argsort(lat[front], kind="stable")]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    fig, ax = plots.axes(ax, (6.0, 4.2))
     ax.scatter(lat, 100 * a, s=14, color="0.6", label="points")
     ax.step(lat[front], 100 * a[front], where="post", color="C0", lw=1.5, label="Pareto front")
     ax.scatter(lat[front], 100 * a[front], s=22, color="C0")
@@ -262,13 +257,11 @@ def pareto_plot(latency_ms, acc, winners: dict | None = None, targets_ms: Sequen
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return ax.figure
+    return fig
 
 
 def proxy_vs_oracle(proxy_acc, oracle_acc, tau: float, labels: Sequence[str] = ()):
     """Each architecture's proxy-trained accuracy against its supernet accuracy."""
-    import matplotlib.pyplot as plt
-
     x, y = _pair(proxy_acc, oracle_acc)
     fig, ax = plt.subplots(figsize=(4.6, 3.8))
     ax.scatter(100 * x, 100 * y)
@@ -284,8 +277,6 @@ def proxy_vs_oracle(proxy_acc, oracle_acc, tau: float, labels: Sequence[str] = (
 
 def controller_curves(runs: dict):
     """Reward per step of each run (label -> SearchLog or dict with reward_mean, reward_max, baseline)."""
-    import matplotlib.pyplot as plt
-
     if not runs:
         raise ValueError("runs is empty: give {label: SearchLog}")
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
@@ -307,8 +298,6 @@ def choice_distributions(probs: dict, choices: dict, title: str = ""):
     """How the policy's choices moved: stacked probabilities over steps for ``r``, each
     stage's ``d``, and ``ks`` and ``e`` averaged over block slots. ``probs[name]`` is
     (steps + 1, decisions, choices), as ``SearchLog.probs``."""
-    import matplotlib.pyplot as plt
-
     for name in ("ks", "e", "d", "r"):
         if name not in probs or np.ndim(probs[name]) != 3 or np.shape(probs[name])[2] != len(choices[name]):
             raise ValueError(f"probs[{name!r}] must be (steps + 1, decisions, {len(choices.get(name, ()))})")
@@ -333,8 +322,6 @@ def choice_distributions(probs: dict, choices: dict, title: str = ""):
 def evaluated_vs_space(runs: dict, space_size: float, evaluations: dict | None = None):
     """Architectures a controller sampled (and distinct ones) per step, against the space's size;
     ``evaluations`` adds flat lines, e.g. {"supernet evaluations": 80}."""
-    import matplotlib.pyplot as plt
-
     if not space_size > 0:
         raise ValueError(f"space_size must be positive, got {space_size}")
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
@@ -359,8 +346,6 @@ def reward_view(latency_ms, acc, target_ms: float, alpha: float, beta: float,
                 labels: Sequence[str] = (), acc_range: Sequence[float] | None = None):
     """The panel's picture as a plain function: contours of the reward for (T, alpha, beta),
     the points, their Pareto front and the reward-best point. Returns (figure, best index, html)."""
-    import matplotlib.pyplot as plt
-
     lat, a = _pair(latency_ms, acc)
     reward = _reference_reward(a, lat, target_ms, alpha, beta)  # validates T, acc, latency
     best = int(np.argmax(reward))
@@ -402,8 +387,6 @@ class RewardPanel:
 
     def update(self, change: dict | None = None) -> None:
         import io
-
-        import matplotlib.pyplot as plt
 
         fig, self.best, self.text.value = reward_view(self.latency_ms, self.acc, self.T.value,
                                                       self.alpha.value, self.beta.value, self.labels)
