@@ -10,10 +10,9 @@ import torch
 from hwnas_lab.accuracy import (AccuracyPredictor, ProxyAccuracy, ProxyConfig, SupernetAccuracy,
                                 fingerprint)
 from hwnas_lab.data import TensorData
-from hwnas_lab.arch import ArchBatch
+from hwnas_lab.arch import Arch, ArchBatch
 from hwnas_lab.ofa import OFASupernet
 from hwnas_lab.ofa.shrink import evaluate_subnet
-from hwnas_lab.arch import Arch
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas_lab.arch import ArchBatch
+from hwnas_lab.arch import Arch, ArchBatch
 from hwnas_lab.latency.lut import LatencyTable
 from hwnas_lab.mnas import (REWARD_PRESETS, Adam, CategoricalPolicy, ControllerConfig, MnasObjective,
                             RewardSetting, RewardWarning, arch_keys, get_setting,
                             mnas_reward, reinforce_gradient, reinforce_search, reinforce_step,
                             reward_best, softmax)
-from hwnas_lab.arch import Arch
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
