@@ -74,5 +74,8 @@ def test_ofa_subnet_report_and_panel():
     assert panel.result is not None and panel.result.latency_ms is None
     panel.d[0].value = 4
     assert panel.result.arch.d[0] == 4
-
-
+    keeping = nb.OFAPanel(net, train, val, table=table, recal_batches=1, history=True)
+    keeping.set_values(d, ks, e, 24)
+    assert len(keeping.history) == 2  # the initial subnet and this one
+    latency, acc = keeping.history_point(keeping.result)
+    assert latency == keeping.result.latency_ms and acc == 100 * keeping.result.acc

@@ -73,11 +73,21 @@ def ofa_subnet_report(net, d: Sequence[int], ks: Sequence[int], e: Sequence[int]
 class OFAPanel(StagePanel):
     """Stage sliders showing ``ofa_subnet_report`` of a trained supernet."""
 
-    def __init__(self, net, train_data, eval_data, table=None, recal_batches: int = 5):
+    history_axes = dict(xlabel="predicted latency (ms)", ylabel="accuracy (%)",
+                        x_better="lower", y_better="higher")
+
+    def __init__(self, net, train_data, eval_data, table=None, recal_batches: int = 5,
+                 history: bool = False):
         self.net, self.train_data, self.eval_data = net, train_data, eval_data
         self.table, self.recal_batches = table, recal_batches
         super().__init__(net.space, "<b>A subnet of the trained supernet</b>: accuracy after BN "
-                         "recalibration and predicted latency")
+                         "recalibration and predicted latency", history=history)
+
+    def history_point(self, result: OFASubnetReport) -> tuple[float, float] | None:
+        """(predicted latency ms, accuracy %); None without a latency table."""
+        if result.latency_ms is None:
+            return None
+        return result.latency_ms, 100 * result.acc
 
     def compute(self, d, ks, e, r) -> OFASubnetReport:
         return ofa_subnet_report(self.net, d, ks, e, r, train_data=self.train_data,
