@@ -2,7 +2,9 @@
 
 Q1: the smallest and largest subnets with their learned kernel transformations and with
 the transformation matrices reset to the identity (plain centre crops). Q3: accuracy after
-BN recalibration on 0, 1, 2, 5, 10, 20 batches of 256 training images.
+BN recalibration on 0, 1, 2, 5, 10, 20 batches of 256 training images (and the seconds
+each evaluation takes: a search's cost per candidate). Step: the notebook's short phase,
+20 steps of the package's progressive_step on a copy of the supernet (laptop batch size).
 
     flock /tmp/hwnas-heavy.lock python scripts/nb05_answers.py
 """
@@ -10,12 +12,19 @@ BN recalibration on 0, 1, 2, 5, 10, 20 batches of 256 training images.
 from __future__ import annotations
 
 import copy
+import random
 import time
 
+import numpy as np
 import torch
+
+from hwnas_lab.data import batches, resize
+from hwnas_lab.ofa.shrink import make_teacher, progressive_step
+from hwnas_lab.train import make_optimizer
 
 from hwnas_lab.data import load_cifar10
 from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint, supernet_from_checkpoint
+from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.ofa.shrink import evaluate_subnet
 
 
@@ -50,6 +59,23 @@ def main() -> None:
             secs[b] = time.perf_counter() - t
         print(f"Q3 {tag}: " + ", ".join(f"{b} batches {100 * a:.1f} %" for b, a in accs.items()))
         print("   seconds per evaluation: " + ", ".join(f"{b}: {s:.1f}" for b, s in secs.items()))
+    config = get_shrink_config("laptop")  # the notebook's "your step, for a short phase"
+    phase = config.phases[-1]
+    mine = copy.deepcopy(net).train()
+    teacher = make_teacher(mine, memory_format=torch.contiguous_format)
+    opt = make_optimizer(mine, config, phase.lr * 0.1)
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    pick, gen = random.Random(0), torch.Generator().manual_seed(0)
+    losses, t = [], time.perf_counter()
+    for i, (X, y) in enumerate(batches(data.train, config.batch_size, augment=True, generator=gen)):
+        if i == 20:
+            break
+        X = resize(X, pick.choice(space.r_choices))
+        losses.append(progressive_step(mine, teacher, opt, X, y, phase, pick, criterion,
+                                       config.kd_temperature).item())
+    print(f"step: {(time.perf_counter() - t) / len(losses):.2f} s per step; summed losses "
+          + " ".join(f"{v:.2f}" for v in losses) + f"; mean per subnet "
+          f"{np.mean(losses) / phase.n_subnets:.3f}")
     print(f"{time.perf_counter() - t0:.0f} s")
 
 
