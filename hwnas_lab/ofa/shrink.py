@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from ..arch import Arch
 from ..config import torch_threads
 from ..data import CIFARSplits, TensorData, batches, load_cifar10, resize
+from ..space import SearchSpace
 from ..train import epoch_steps, evaluate, make_optimizer, make_scheduler
 from .checkpoint import (FINAL, LAST, LOG, checkpoint, find_supernet, load_checkpoint, read_run,
                          run_dir, save_checkpoint, supernet_from_checkpoint, write_log)
@@ -102,7 +103,7 @@ def shrink_step(model: nn.Module, teacher: nn.Module | None, opt: torch.optim.Op
     return loss.detach()
 
 
-def sample_phase(space, phase: Phase, r: int, rng: random.Random) -> list[Arch]:
+def sample_phase(space: SearchSpace, phase: Phase, r: int, rng: random.Random) -> list[Arch]:
     """The ``phase.n_subnets`` random subnets of one step, all at resolution ``r``."""
     return [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
 
