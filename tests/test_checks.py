@@ -31,6 +31,8 @@ def test_verdicts_and_score(capsys, monkeypatch):
     assert "FAIL  c: expected 3, got 4" in out
     assert checks.score() == (1, 3)
     assert "Score: 1 / 3 exercises passed" in capsys.readouterr().out
+    assert checks.passed("a") and not checks.passed("b") and not checks.passed("c")
+    assert not checks.passed("never checked")
     run("b", "pass")  # solving it later updates the verdict
     assert checks.score() == (2, 3)
 

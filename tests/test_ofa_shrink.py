@@ -20,7 +20,8 @@ from hwnas_lab.data import batches, load_cifar10
 from hwnas_lab.ofa import OFASupernet, recalibrate_bn
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, LOG, load_checkpoint, load_supernet
 from hwnas_lab.ofa.schedule import get_shrink_config
-from hwnas_lab.ofa.shrink import SubnetBatch, distillation_loss, shrink_step
+from hwnas_lab.ofa.shrink import (SubnetBatch, distillation_loss, make_teacher, progressive_step,
+                                 sample_phase, shrink_step)
 from hwnas_lab.space import get_space
 from hwnas_lab.train import evaluate, make_optimizer
 
@@ -71,6 +72,32 @@ def test_shrink_step_learns_a_batch(one_thread):
     net.set_active(SPACE.smallest())  # batch statistics (train mode): no recalibration needed
     with torch.no_grad():
         assert (net(X).argmax(1) == y).float().mean() >= 0.5  # chance: 0.1
+
+
+def test_progressive_step_is_sample_phase_then_shrink_step(one_thread):
+    """The loop's step (also notebook 05's reference): the phase's n_subnets subnets drawn at
+    the batch's resolution, then shrink_step; same loss and weights as the two by hand."""
+    config = get_shrink_config("smoke")
+    phase = config.phases[-1]
+    X, y = torch.randn(8, 3, 28, 28), torch.arange(8) % 10
+
+    def start():
+        torch.manual_seed(0)
+        net = OFASupernet(SPACE).train()
+        return net, make_teacher(net), make_optimizer(net, config, lr=0.05)
+
+    archs = sample_phase(SPACE, phase, 28, random.Random(3))
+    assert len(archs) == phase.n_subnets == 2 and all(a.r == 28 for a in archs)
+    assert archs[0] != archs[1]
+    net_a, teacher_a, opt_a = start()
+    loss_a = shrink_step(SubnetBatch(net_a), teacher_a, opt_a, X, y, archs, phase,
+                         nn.CrossEntropyLoss(), 2.0)
+    net_b, teacher_b, opt_b = start()
+    loss_b = progressive_step(net_b, teacher_b, opt_b, X, y, phase, random.Random(3),
+                              nn.CrossEntropyLoss(), 2.0)
+    assert not loss_b.requires_grad and loss_b.item() == pytest.approx(loss_a.item(), rel=1e-6)
+    for (name, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
 
 
 def test_smoke_run_learns(ofa_smoke_run, cifar_root, one_thread):

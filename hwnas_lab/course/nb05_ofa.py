@@ -1,8 +1,10 @@
-"""Notebook 05 (Once-for-All training): exercise checks, the subnet panel and figures.
+"""Notebook 05 (Once-for-All training, Cai et al., ICLR 2020): the subnet panel and figures.
 
-Exercises: ``centre_crop_kernel`` (elastic kernel), ``slice_pointwise`` (elastic width)
-and ``distillation_loss`` (KL(teacher || student) with temperature). The panel shows a
-subnet's accuracy before and after BN recalibration and its LUT-predicted latency.
+The exercise checks (``centre_crop_kernel``, ``slice_pointwise``, ``distillation_loss``,
+``progressive_shrinking_step``) are in ``course.nb05_checks``, re-exported here so the
+notebook calls ``nb.check_...``; they import their references inside, so nothing here
+hands out an answer. The panel shows a subnet's accuracy before and after BN
+recalibration and its LUT-predicted latency, and keeps the subnets visited.
 """
 
 from __future__ import annotations
@@ -13,81 +15,15 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from ..arch import Arch
 from ..blocks import arch_flops
-from ..ofa.dynamic import DynamicPointConv2d, centre_crop
-from ..ofa.shrink import distillation_loss as reference_distillation
 from ..ofa.shrink import evaluate_subnet
-from .checks import exercise, expect_close, expect_equal, expect_tensor
+from .nb05_checks import (check_centre_crop, check_channel_slice,  # noqa: F401
+                          check_distillation_loss, check_shrink_step)
 from .plots import axes
 from .widgets import StagePanel, stage_arch
 
-
-def check_centre_crop(centre_crop_kernel) -> None:
-    """Exercise (notebook 05): ``centre_crop_kernel(weight, ks)`` returns the centre
-    ``ks x ks`` window of a ``(C, 1, K, K)`` depthwise kernel (OFA's elastic kernel, before
-    the learned transformation)."""
-    with exercise("centre_crop_kernel"):
-        g = torch.Generator().manual_seed(0)
-        for channels, big, ks in ((4, 7, 5), (4, 7, 3), (2, 5, 3), (3, 7, 7), (1, 3, 1)):
-            weight = torch.randn(channels, 1, big, big, generator=g)
-            got = expect_tensor("centre_crop_kernel", centre_crop_kernel(weight, ks))
-            expected = centre_crop(weight, ks)
-            expect_equal(f"shape of centre_crop_kernel(weight {tuple(weight.shape)}, {ks})",
-                         tuple(got.shape), tuple(expected.shape))
-            if not torch.equal(got, expected):
-                corner = weight[0, 0, :ks, :ks]
-                hint = (" - you took the top-left corner, not the centre" if torch.equal(got[0, 0], corner)
-                        else " - the window must start at (K - ks) // 2 in both axes")
-                raise AssertionError(f"wrong values for K={big}, ks={ks}{hint}")
-        print("  matched on 5 kernels (7->5, 7->3, 5->3, 7->7, 3->1)")
-
-
-def check_channel_slice(slice_pointwise) -> None:
-    """Exercise (notebook 05): ``slice_pointwise(weight, cout, cin)`` returns the weight a
-    1x1 conv uses with ``cout`` output and ``cin`` input channels: the FIRST of each."""
-    with exercise("slice_pointwise"):
-        torch.manual_seed(0)
-        conv = DynamicPointConv2d(16, 96)
-        for cout, cin in ((96, 16), (64, 16), (48, 12), (1, 1)):
-            got = expect_tensor("slice_pointwise", slice_pointwise(conv.weight.detach(), cout, cin))
-            conv.active_out = cout
-            expected = conv.active_weight(cin).detach()
-            expect_equal(f"shape for cout={cout}, cin={cin}", tuple(got.shape), tuple(expected.shape))
-            if not torch.equal(got, expected):
-                raise AssertionError(f"wrong values for cout={cout}, cin={cin}: keep the first "
-                                     "cout output channels (dim 0) and first cin inputs (dim 1)")
-            x = torch.randn(2, cin, 4, 4)
-            if not torch.allclose(torch.nn.functional.conv2d(x, got), conv(x), atol=1e-6):
-                raise AssertionError("a conv with your weight differs from the elastic layer")
-        print("  matched the elastic 1x1 conv at 4 widths")
-
-
-def check_distillation_loss(distillation_loss) -> None:
-    """Exercise (notebook 05): ``distillation_loss(student_logits, teacher_logits, T)`` is
-    ``T^2 * KL(softmax(t/T) || softmax(s/T))``, averaged over the batch."""
-    with exercise("distillation_loss"):
-        g = torch.Generator().manual_seed(0)
-        s, t = torch.randn(8, 10, generator=g), torch.randn(8, 10, generator=g)
-        same = expect_tensor("distillation_loss", distillation_loss(t, t.clone(), 1.0))
-        expect_close("loss when the student equals the teacher", same.item(), 0.0, abs_=1e-5)
-        for T in (1.0, 2.0, 4.0):
-            got = expect_tensor("distillation_loss", distillation_loss(s, t, T))
-            if got.dim() != 0:
-                raise AssertionError(f"return one number (a 0-d tensor), got shape {tuple(got.shape)}: "
-                                     "average over the batch")
-            expected = reference_distillation(s, t, T).item()
-            if abs(got.item() - expected / (T * T)) < 1e-5 * max(1.0, expected) and T != 1.0:
-                raise AssertionError(f"T={T}: multiply by T^2 (got {got.item():.5g}, "
-                                     f"expected {expected:.5g})")
-            expect_close(f"distillation_loss at T={T}", got.item(), expected, rel=1e-4, abs_=1e-6)
-        s_req = s.clone().requires_grad_(True)
-        distillation_loss(s_req, t, 1.0).backward()
-        if s_req.grad is None or not torch.isfinite(s_req.grad).all():
-            raise AssertionError("the loss must be differentiable in the student's logits")
-        print("  matched the reference at T = 1, 2, 4; zero when the student copies the teacher")
 
 # ----- the subnet panel --------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -137,11 +73,21 @@ def ofa_subnet_report(net, d: Sequence[int], ks: Sequence[int], e: Sequence[int]
 class OFAPanel(StagePanel):
     """Stage sliders showing ``ofa_subnet_report`` of a trained supernet."""
 
-    def __init__(self, net, train_data, eval_data, table=None, recal_batches: int = 5):
+    history_axes = dict(xlabel="predicted latency (ms)", ylabel="accuracy (%)",
+                        x_better="lower", y_better="higher")
+
+    def __init__(self, net, train_data, eval_data, table=None, recal_batches: int = 5,
+                 history: bool = False):
         self.net, self.train_data, self.eval_data = net, train_data, eval_data
         self.table, self.recal_batches = table, recal_batches
         super().__init__(net.space, "<b>A subnet of the trained supernet</b>: accuracy after BN "
-                         "recalibration and predicted latency")
+                         "recalibration and predicted latency", history=history)
+
+    def history_point(self, result: OFASubnetReport) -> tuple[float, float] | None:
+        """(predicted latency ms, accuracy %); None without a latency table."""
+        if result.latency_ms is None:
+            return None
+        return result.latency_ms, 100 * result.acc
 
     def compute(self, d, ks, e, r) -> OFASubnetReport:
         return ofa_subnet_report(self.net, d, ks, e, r, train_data=self.train_data,

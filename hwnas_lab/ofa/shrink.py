@@ -7,7 +7,8 @@ Knowledge in a Neural Network", 2015. The schedule (which phase samples what) is
 ``n_subnets`` subnets of the phase at the batch's resolution, run each with
 ``set_active``, add up ``CE(s, y) + kd * KL(teacher || s)``, one backward, one optimiser
 step. OFA starts from a downloaded ImageNet teacher; we train the largest network
-ourselves in phase 1 and freeze a copy of it as the teacher.
+ourselves in phase 1 and freeze a copy of it as the teacher. ``progressive_step`` is that
+step with its sampling (``sample_phase``): the loop's and notebook 05's reference.
 
 The optimiser, its weight-decay split and the per-step cosine schedule are
 ``hwnas_lab.train``'s; each phase starts a fresh schedule at its own peak learning rate.
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from ..arch import Arch
 from ..config import torch_threads
 from ..data import CIFARSplits, TensorData, batches, load_cifar10, resize
+from ..space import SearchSpace
 from ..train import epoch_steps, evaluate, make_optimizer, make_scheduler
 from .checkpoint import (FINAL, LAST, LOG, checkpoint, find_supernet, load_checkpoint, read_run,
                          run_dir, save_checkpoint, supernet_from_checkpoint, write_log)
@@ -99,6 +101,26 @@ def shrink_step(model: nn.Module, teacher: nn.Module | None, opt: torch.optim.Op
     loss.backward()
     opt.step()
     return loss.detach()
+
+
+def sample_phase(space: SearchSpace, phase: Phase, r: int, rng: random.Random) -> list[Arch]:
+    """The ``phase.n_subnets`` random subnets of one step, all at resolution ``r``."""
+    return [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
+
+
+def progressive_step(net: OFASupernet, teacher: nn.Module | None, opt: torch.optim.Optimizer,
+                     X: torch.Tensor, y: torch.Tensor, phase: Phase, rng: random.Random,
+                     criterion: nn.Module, temperature: float = 1.0,
+                     model: nn.Module | None = None) -> torch.Tensor:
+    """One step of progressive shrinking on a batch ``X`` already at its resolution:
+    ``sample_phase`` at ``X``'s size, then ``shrink_step``; returns the detached summed loss.
+
+    ``model`` runs the subnets (``SubnetBatch(net)``, or it wrapped in DDP); None: a
+    ``SubnetBatch`` of ``net``. The loop and notebook 05's check both call this function.
+    """
+    archs = sample_phase(net.space, phase, X.shape[-1], rng)
+    return shrink_step(model if model is not None else SubnetBatch(net), teacher, opt, X, y,
+                       archs, phase, criterion, temperature)
 
 
 def evaluate_subnet(net: OFASupernet, arch: Arch, train_data: TensorData, eval_data: TensorData,
@@ -298,12 +320,11 @@ class _Run:
         for X, y in bar:
             r = pick.choice(space.r_choices)  # elastic resolution: one per batch
             X = resize(X, r).contiguous(memory_format=self.memory_format)
-            archs = [space.sample(pick, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
             lr = opt.param_groups[0]["lr"]
-            loss = shrink_step(self.model, self.teacher, opt, X, y, archs, phase, self.criterion,
-                               config.kd_temperature)
+            loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
+                                    config.kd_temperature, model=self.model)
             sched.step()
-            loss_sum += loss * len(y) / len(archs)
+            loss_sum += loss * len(y) / phase.n_subnets
             seen += len(y)
         row = {"phase": phase.name, "phase_index": p_idx, "epoch": epoch + 1, "lr": lr,
                "train_loss": loss_sum.item() / max(1, seen), "train_s": time.perf_counter() - t0,
