@@ -1,0 +1,1 @@
+"""What only the notebooks need: each notebook's checks, figures and panels in its own module."""
