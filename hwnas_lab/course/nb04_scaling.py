@@ -35,10 +35,11 @@ SCALE_CASES = (  # (depths, width_mult, resolution, alpha, beta, gamma, phi)
 
 def _depth_hint(depths: Sequence[int], got: Sequence[int], mult: float, alpha: float, phi: float) -> str:
     exact = [d * mult for d in depths]
-    if list(got) == [math.floor(x) for x in exact]:
-        return "you rounded depth down; EfficientNet rounds up (ceil), so any growth adds a block"
-    if list(got) == [round(x) for x in exact]:
-        return "you rounded depth to the nearest int; EfficientNet rounds up (ceil)"
+    down, nearest = (list(got) == [f(x) for x in exact] for f in (math.floor, round))
+    if down or nearest:
+        how = ("down (or to the nearest int)" if down and nearest else "down" if down
+               else "to the nearest int")
+        return f"you rounded depth {how}; EfficientNet rounds up (ceil), so any growth adds a block"
     if list(got) == [math.ceil(d * alpha * phi) for d in depths] and phi not in (0, 1):
         return "the multiplier is alpha ** phi (a power), not alpha * phi"
     largest = SPACES["cpu"].max_depth
