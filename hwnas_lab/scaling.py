@@ -215,10 +215,11 @@ class ScaledNet:
     def build(self, dropout: float = 0.0) -> torch.nn.Module:
         return build_net(self.space, self.arch, dropout)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Identifies the network (two coefficient triples that round alike share it)."""
-        blob = json.dumps([self.space.to_dict(), self.arch.to_dict()], sort_keys=True)
+        """Identifies the network by its operators: two coefficient triples (or width
+        multipliers) that round to the same layers share it."""
+        blob = json.dumps([s.signature for s in self.space.layer_specs(self.arch)])
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def describe(self) -> str:

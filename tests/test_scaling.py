@@ -240,3 +240,11 @@ def test_family_flops_match_torchvision_published_counts():
     assert rows[2]["implied_phi"] == pytest.approx(math.log2(rows[2]["ratio"]))
     with pytest.raises(ValueError, match="unknown model"):
         S.efficientnet_family(["resnet18"])
+
+
+def test_networks_that_round_alike_share_a_key():
+    a = S.scale(CPU, BASE, (1.0, 1.01, 1.0), 1.0)  # width 1.01: every channel rounds back
+    b = S.scale(CPU, BASE, (1.0, 1.0, 1.0), 1.0)
+    assert a.space.width_mult != b.space.width_mult
+    assert a.space.layer_specs(a.arch) == b.space.layer_specs(b.arch) and a.key == b.key
+    assert S.scale(CPU, BASE, (1.0, 1.1, 1.0), 1.0).key != b.key  # 40 -> 48 channels
