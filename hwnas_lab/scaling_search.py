@@ -62,14 +62,15 @@ class Trial:
         return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
-def train_scaled(net: ScaledNet, train_data, val_data, config, cache: Path | str | None = "default",
+def train_scaled(net: ScaledNet, train_data, val_data, config, cache: Path | str | bool = True,
                  progress: bool = False, device: str = "cpu",
                  fingerprints: tuple[str, str] | None = None) -> dict:
     """Train ``net`` from scratch with ``config`` (its ``seed`` seeds the weights too) at the
     network's resolution, then return its validation accuracy.
 
-    The result is cached as JSON in ``cache`` (default ``cache_dir("scaling")``; None: no
-    cache), keyed by the network, the config and both data sets, written atomically.
+    The result is cached as JSON in ``cache`` (True: ``cache_dir("scaling")``; False: no
+    cache; else that folder), keyed by the network, the config and both data sets, written
+    atomically.
     """
     from .train import evaluate, seed_everything, train
 
@@ -78,7 +79,7 @@ def train_scaled(net: ScaledNet, train_data, val_data, config, cache: Path | str
     blob = json.dumps({"net": net.key, "config": dataclasses.asdict(config), "train": fp_train,
                        "val": fp_val}, sort_keys=True)
     key = hashlib.sha1(blob.encode()).hexdigest()[:16]
-    folder = cache_dir("scaling") if cache == "default" else None if cache is None else Path(cache)
+    folder = cache_dir("scaling") if cache is True else None if cache is False else Path(cache)
     path = folder / f"run-{key}.json" if folder is not None else None
     if path is not None and path.is_file():
         try:
@@ -102,7 +103,7 @@ def train_scaled(net: ScaledNet, train_data, val_data, config, cache: Path | str
 
 
 def run_trials(trials: Sequence[Trial], seeds: Sequence[int], train_data, val_data, config,
-               cache: Path | str | None = "default", progress: bool = True,
+               cache: Path | str | bool = True, progress: bool = True,
                device: str = "cpu") -> None:
     """Train every trial's network with every seed it lacks (in place)."""
     from tqdm.auto import tqdm
@@ -154,7 +155,7 @@ class GridResult:
 def grid_search(space: SearchSpace, arch: Arch, candidates: Sequence[Coefficients], train_data,
                 val_data, config, seeds: Sequence[int] = (0, 1, 2), top_k: int = 3,
                 reference: Coefficients | None = EFFICIENTNET, phi: float = 1.0,
-                cache: Path | str | None = "default", progress: bool = True,
+                cache: Path | str | bool = True, progress: bool = True,
                 device: str = "cpu") -> GridResult:
     """EfficientNet's step 1: scale the baseline by each candidate at ``phi``, train each
     distinct network with ``seeds[0]``, then the ``top_k`` and the ``reference`` with every seed."""
@@ -177,7 +178,7 @@ def grid_search(space: SearchSpace, arch: Arch, candidates: Sequence[Coefficient
 # ----- compound against one dimension at equal FLOPs --------------------------------------
 def compare_methods(space: SearchSpace, arch: Arch, train_data, val_data, config,
                     budgets: Sequence[float] = (2.0, 4.0), methods: dict[str, Coefficients] = METHODS,
-                    seeds: Sequence[int] = (0,), cache: Path | str | None = "default",
+                    seeds: Sequence[int] = (0,), cache: Path | str | bool = True,
                     progress: bool = True, device: str = "cpu") -> dict[str, list[Trial]]:
     """For each method, the baseline and its networks scaled to each FLOPs budget (``phi``
     chosen per method so the rounded network's FLOPs come closest), trained with ``seeds``."""

@@ -103,3 +103,15 @@ def test_operator_latency_uses_the_table_and_measures_the_rest(one_thread):
     assert fresh == len({s.signature for s in specs}) == len(measured)
     assert ms == pytest.approx(sum(measured[s.signature] for s in specs))
     assert G.operator_latency_ms(net.space, net.arch, table, measured, repeats=1) == (ms, 0)
+
+
+def test_cache_true_uses_the_cache_folder_and_false_writes_nothing(tiny_data, tmp_path, monkeypatch,
+                                                                   one_thread):
+    train, val = tiny_data
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    net = S.scale(CPU, BASE, S.EFFICIENTNET, 0.0)
+    assert not G.train_scaled(net, train, val, TINY, cache=False)["cached"]
+    assert not list(tmp_path.rglob("run-*.json"))
+    G.train_scaled(net, train, val, TINY)  # cache=True: cache_dir("scaling")
+    assert len(list((tmp_path / "scaling").glob("run-*.json"))) == 1
+    assert G.train_scaled(net, train, val, TINY)["cached"]
