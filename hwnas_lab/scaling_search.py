@@ -158,7 +158,8 @@ def grid_search(space: SearchSpace, arch: Arch, candidates: Sequence[Coefficient
                 cache: Path | str | bool = True, progress: bool = True,
                 device: str = "cpu") -> GridResult:
     """EfficientNet's step 1: scale the baseline by each candidate at ``phi``, train each
-    distinct network with ``seeds[0]``, then the ``top_k`` and the ``reference`` with every seed."""
+    distinct network with ``seeds[0]``, then the ``top_k`` best other than the ``reference``,
+    and the ``reference``, with every seed."""
     candidates = list(candidates)
     if reference is not None and reference not in candidates:
         candidates.append(reference)
@@ -170,7 +171,8 @@ def grid_search(space: SearchSpace, arch: Arch, candidates: Sequence[Coefficient
         net_of.append(net.key)
     run_trials(list(trials.values()), seeds[:1], train_data, val_data, config, cache, progress, device)
     result = GridResult(candidates, net_of, trials, reference)
-    chosen = result.ranked()[:top_k] + ([result.trial_of(reference)] if reference else [])
+    ref = result.trial_of(reference) if reference else None
+    chosen = [t for t in result.ranked() if t is not ref][:top_k] + ([ref] if ref else [])
     run_trials(chosen, seeds, train_data, val_data, config, cache, progress, device)
     return result
 
