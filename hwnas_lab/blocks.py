@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .space import Arch, LayerSpec, SearchSpace
+from .arch import Arch
+from .space import LayerSpec, SearchSpace
 
 
 def conv_bn(cin: int, cout: int, ks: int, stride: int = 1, groups: int = 1,

@@ -1,4 +1,4 @@
-"""Run presets (smoke / laptop / gpu) and the cache folder.
+"""Run presets (smoke / laptop / gpu), the cache folder, atomic writes, small validators.
 
 A preset sizes every experiment of the course: the search space, the data subset,
 epochs and measurement repeats. Notebooks read ``HWNAS_PRESET`` in their ``parameters``
@@ -17,6 +17,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
+import torch
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+    import msvcrt
 
 PRESET_ENV = "HWNAS_PRESET"
 CACHE_ENV = "HWNAS_CACHE_DIR"
@@ -64,13 +73,28 @@ def cache_dir(sub: str = "") -> Path:
     """The cache folder (created on first use), or a subfolder of it."""
     root = os.environ.get(CACHE_ENV)
     if root:
-        base = Path(root).expanduser()
+        base, origin = Path(root).expanduser(), f"{CACHE_ENV}={root}"
     else:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        base = Path(xdg) / "hwnas_lab"
+        base, origin = Path(xdg) / "hwnas_lab", "the default cache folder"
     path = base / sub if sub else base
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where a folder should be, no permission
+        blocker = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
+        blocker = blocker or (path if path.exists() and not path.is_dir() else None)
+        why = f"{blocker} is a file, not a folder: move it away or" if blocker else \
+            f"{err.strerror};"
+        raise ValueError(f"cannot use {path} as the cache folder ({origin}): {why} set "
+                         f"{CACHE_ENV} to a folder you can write (it is created if missing)"
+                         ) from None
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -78,7 +102,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file beside ``path``; when the block succeeds, rename it over ``path``.
 
     A reader never sees half a file, and an interrupted write leaves the old one intact:
-    ``with atomic_path(p) as tmp: torch.save(obj, tmp)``.
+    ``with atomic_path(p) as tmp: torch.save(obj, tmp)``. The file gets the permissions a
+    plain ``open(path, "w")`` would (0666 minus the umask), so others can read what the
+    course writes in a shared class folder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +112,53 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a hidden ``.NAME.lock`` file beside it) for the block.
+
+    Two processes that read, merge and rewrite one file (two builds of one latency table)
+    take turns inside the block. POSIX ``fcntl.flock``, Windows ``msvcrt.locking``; the lock
+    goes with the process, so a killed holder never leaves it stuck.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+b") as fh:  # 0666 minus the umask
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        else:  # pragma: no cover - Windows: lock the first byte (retries for 10 s)
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            else:  # pragma: no cover - Windows
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum``, else a ``ValueError`` naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads (None: leave as is), then restore."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_int("threads", threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 
 from .blocks import arch_flops, build_net, count_params
-from .space import Arch, SearchSpace
+from .arch import Arch
+from .space import SearchSpace
 
 CONSTRAINT = 2.0  # alpha * beta**2 * gamma**2: FLOPs double per unit of phi
 TOLERANCE = 0.05  # relative distance from CONSTRAINT a grid candidate may have

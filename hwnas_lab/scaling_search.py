@@ -29,7 +29,8 @@ import numpy as np
 from .config import atomic_path, cache_dir
 from .scaling import (CONSTRAINT, EFFICIENTNET, METHODS, TOLERANCE, Coefficients, ScaledNet,
                       scale, scale_to_flops)
-from .space import Arch, SearchSpace
+from .arch import Arch
+from .space import SearchSpace
 
 
 # ----- training a scaled network, cached on disk -------------------------------------------
@@ -204,7 +205,7 @@ def operator_latency_ms(space: SearchSpace, arch: Arch, table, measured: dict[st
     """Predicted latency (ms): the sum over operators of the latency table's entry where it
     has one, else a measurement of the operator alone on the table's target (kept in
     ``measured``, signature -> ms, for the next call). Returns (ms, operators measured now)."""
-    from .latency import measure_layer
+    from .latency.measure import measure_layer
 
     total, fresh = 0.0, 0
     for spec in space.layer_specs(arch):

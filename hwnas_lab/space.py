@@ -1,40 +1,34 @@
-"""The one search space of the course and its architecture encoding.
+"""The one search space of the course: its shape, its slot layout, its operators.
 
 A MobileNetV2/V3-style CIFAR network (Sandler et al., 2018; Howard et al., 2019):
 a 3x3 stem convolution, then ``len(stage_channels)`` stages of inverted-residual
 (MBConv) blocks, then a 1x1 head convolution, global average pooling and a linear
-classifier. The elastic dimensions are those of Once-for-All (Cai et al., ICLR 2020,
-"Once-for-All: Train One Network and Specialize it for Efficient Deployment"):
+classifier. The elastic dimensions are those of Once-for-All (Cai et al., ICLR 2020):
+kernel size ``ks`` and expand ratio ``e`` per block slot, depth ``d`` per stage and the
+input resolution ``r``; the encoding ``Arch(ks, e, d, r)`` is in :mod:`hwnas_lab.arch`.
 
-    ks  kernel size of each block's depthwise convolution   (per block slot)
-    e   expand ratio of each block (hidden = e * in_chans)   (per block slot)
-    d   number of active blocks in each stage                 (per stage)
-    r   input resolution in pixels (square images)            (per network)
-
-Grammar of the encoding ``Arch(ks, e, d, r)``, for a space with S stages of at most
-D blocks (D = max(d_choices)):
-
-    ks = (k_0, ..., k_{S*D-1})   slot s*D + i is block i of stage s
-    e  = (e_0, ..., e_{S*D-1})   same slots as ks
-    d  = (d_0, ..., d_{S-1})     stage s runs its first d_s blocks
-    r  = int
-
-Slots beyond a stage's depth are kept (as in OFA) but do not affect the network, so
-mutating depth upward reveals them. The first block of each stage has the stage's
-stride and changes the channel count; the others have stride 1 and a residual
-connection.
+The slot layout, decoded here once (``SearchSpace.block_slots``): slot ``s * D + i`` is
+block ``i`` of stage ``s``; only a stage's first block has the stage's stride and changes
+the channel count (``cin`` chains from the previous block, starting at the stem's width);
+the others have stride 1 and a residual connection; the input size shrinks at strides
+(same padding: ``out = ceil(in / stride)``). Since inactive slots have stride 1, a slot's
+input size depends on ``r`` only. The static builder, the latency tables, the supernet
+and the widgets all read this layout.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from functools import cache
+from typing import Iterable, Sequence
 
 import numpy as np
+
+from .arch import Arch, ArchBatch
+from .config import check_int
 
 Rng = random.Random | int | None
 
@@ -93,95 +87,24 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
-class Arch:
-    """One subnetwork: OFA's encoding ``(ks, e, d, r)``; see the module docstring.
+class BlockSlot:
+    """Where one block slot sits in the network (see the module docstring)."""
 
-    Lists are accepted and stored as tuples, so an ``Arch`` is hashable. Construction
-    checks only the shape; ``validate(space)`` checks the values against a space.
-    """
-
-    ks: tuple[int, ...]
-    e: tuple[int, ...]
-    d: tuple[int, ...]
-    r: int
-
-    def __post_init__(self) -> None:
-        for name in ("ks", "e", "d"):
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                raise ValueError(f"Arch.{name} must be a sequence of ints, got {value!r}")
-            object.__setattr__(self, name, tuple(value))
-        if len(self.d) == 0:
-            raise ValueError("Arch.d is empty: give one depth per stage")
-        if len(self.ks) != len(self.e):
-            raise ValueError(f"Arch.ks has {len(self.ks)} entries but Arch.e has {len(self.e)}: "
-                             "give one kernel size and one expand ratio per block slot")
-        if len(self.ks) % len(self.d):
-            raise ValueError(f"Arch.ks has {len(self.ks)} slots, not a multiple of the "
-                             f"{len(self.d)} stages in Arch.d")
+    stage: int  # stage index, from 0
+    index: int  # position within the stage, from 0
+    slot: int  # stage * max_depth + index: the position in Arch.ks / Arch.e
+    cin: int  # input channels
+    cout: int  # output channels (the stage's width)
+    stride: int  # the stage's stride on its first block, else 1
+    in_size: int  # input height = width in pixels, for the resolution asked for
 
     @property
-    def max_depth(self) -> int:
-        """Block slots per stage."""
-        return len(self.ks) // len(self.d)
+    def out_size(self) -> int:
+        return (self.in_size - 1) // self.stride + 1
 
-    def active_blocks(self) -> Iterator[tuple[int, int, int, int]]:
-        """``(stage, index, ks, e)`` for each block that runs, in network order."""
-        for stage, depth in enumerate(self.d):
-            for index in range(depth):
-                slot = stage * self.max_depth + index
-                yield stage, index, self.ks[slot], self.e[slot]
-
-    def validate(self, space: "SearchSpace") -> "Arch":
-        """Return self if every value is allowed by ``space``, else raise ``ValueError``."""
-        expected = {"ks": space.n_slots, "e": space.n_slots, "d": space.n_stages}
-        for name, length in expected.items():
-            got = len(getattr(self, name))
-            if got != length:
-                raise ValueError(
-                    f"Arch.{name} has {got} entries but space {space.name!r} needs {length} "
-                    f"({space.n_stages} stages x {space.max_depth} slots for ks/e, one per stage for d)")
-        checks = (("ks", self.ks, space.ks_choices), ("e", self.e, space.e_choices),
-                  ("d", self.d, space.d_choices), ("r", (self.r,), space.r_choices))
-        for name, values, allowed in checks:
-            for position, value in enumerate(values):
-                where = f"Arch.{name}" if name == "r" else f"Arch.{name}[{position}]"
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                    raise ValueError(f"{where} = {value!r} is a {type(value).__name__}, "
-                                     f"not an int; allowed values: {list(allowed)}")
-                if value not in allowed:
-                    raise ValueError(f"{where} = {value} is not allowed in space {space.name!r}; "
-                                     f"allowed values: {list(allowed)}")
-        return self
-
-    def to_dict(self) -> dict:
-        return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": int(self.r)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Arch":
-        missing = {"ks", "e", "d", "r"} - set(data)
-        if missing:
-            raise ValueError(f"an Arch dict needs keys ks, e, d, r; missing {sorted(missing)}")
-        return cls(ks=data["ks"], e=data["e"], d=data["d"], r=data["r"])
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> "Arch":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"not a JSON Arch ({err}); expected e.g. "
-                             '{"ks": [3, ...], "e": [4, ...], "d": [2, ...], "r": 32}') from err
-        return cls.from_dict(data)
-
-    def __str__(self) -> str:
-        stages = []
-        for stage, depth in enumerate(self.d):
-            blocks = [f"k{k}e{e}" for s, _, k, e in self.active_blocks() if s == stage]
-            stages.append(" ".join(blocks))
-        return f"r{self.r} | " + " | ".join(stages)
+    def spec(self, ks: int, e: int) -> LayerSpec:
+        """The operator this slot runs with kernel size ``ks`` and expand ratio ``e``."""
+        return LayerSpec("mbconv", self.cin, self.cout, self.in_size, ks, e, self.stride)
 
 
 @dataclass(frozen=True)
@@ -204,17 +127,33 @@ class SearchSpace:
     r_choices: tuple[int, ...] = (24, 28, 32)  # input resolutions, pixels
 
     def __post_init__(self) -> None:
+        """Check every field (a ``ValueError`` names it) and store ints as plain ``int``s."""
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"SearchSpace.name must be a non-empty string, got {self.name!r}")
+        for name in ("stem_channels", "head_channels", "num_classes"):
+            object.__setattr__(self, name, check_int(f"SearchSpace.{name}", getattr(self, name)))
         for name in ("stage_channels", "stage_strides", "ks_choices", "e_choices",
                      "d_choices", "r_choices"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+                raise ValueError(f"SearchSpace.{name} must be a sequence of ints, got {value!r}")
+            value = tuple(check_int(f"SearchSpace.{name}[{i}]", v) for i, v in enumerate(value))
+            if not value:
+                raise ValueError(f"SearchSpace.{name} is empty; give at least one value")
+            object.__setattr__(self, name, value)
+        mult = self.width_mult
+        if isinstance(mult, (bool, np.bool_)) or not isinstance(mult, (int, float, np.number)) \
+                or not 0 < mult < math.inf:
+            raise ValueError(f"SearchSpace.width_mult must be a number > 0, got {mult!r}")
+        object.__setattr__(self, "width_mult", float(mult))
         if len(self.stage_channels) != len(self.stage_strides):
             raise ValueError(f"stage_channels has {len(self.stage_channels)} stages but "
                              f"stage_strides has {len(self.stage_strides)}")
         for name in ("ks_choices", "e_choices", "d_choices", "r_choices"):
             values = getattr(self, name)
-            if not values or list(values) != sorted(set(values)) or min(values) < 1:
-                raise ValueError(f"{name} must be distinct positive ints in increasing order, "
-                                 f"got {values}")
+            if list(values) != sorted(set(values)):
+                raise ValueError(f"SearchSpace.{name} must be distinct positive ints in "
+                                 f"increasing order, got {values}")
         if any(k % 2 == 0 for k in self.ks_choices):
             raise ValueError(f"ks_choices must be odd (same padding), got {self.ks_choices}")
 
@@ -260,40 +199,28 @@ class SearchSpace:
         return LayerSpec("head", self.stage_widths[-1], self.head_width, in_size,
                          classes=self.num_classes)
 
+    def block_slots(self, r: int) -> tuple[BlockSlot, ...]:
+        """Every block slot of the space (active or not) at input resolution ``r``."""
+        return _block_slots(self, r)
+
     def layer_specs(self, arch: Arch) -> list[LayerSpec]:
         """The operators of ``arch`` in order: stem, active MBConv blocks, head."""
         arch.validate(self)
-        size = arch.r
-        specs = [self.stem_spec(size)]
-        cin = self.stem_width
-        for stage, index, ks, e in arch.active_blocks():
-            cout = self.stage_widths[stage]
-            stride = self.stage_strides[stage] if index == 0 else 1
-            specs.append(LayerSpec("mbconv", cin, cout, size, ks, e, stride))
-            size = specs[-1].out_size
-            cin = cout
-        specs.append(self.head_spec(size))
-        return specs
+        slots = self.block_slots(arch.r)
+        blocks = [slots[i].spec(arch.ks[i], arch.e[i]) for i in arch.active_slots()]
+        return [self.stem_spec(arch.r), *blocks, self.head_spec(slots[-1].out_size)]
 
     def all_layer_specs(self) -> list[LayerSpec]:
         """Every operator configuration any subnetwork of this space can contain."""
         specs: dict[str, LayerSpec] = {}
         for r in self.r_choices:
-            size = r
-            stem = self.stem_spec(r)
-            specs.setdefault(stem.signature, stem)
-            cin = self.stem_width
-            for stage, cout in enumerate(self.stage_widths):
-                for index in range(self.max_depth):
-                    stride = self.stage_strides[stage] if index == 0 else 1
-                    for ks in self.ks_choices:
-                        for e in self.e_choices:
-                            spec = LayerSpec("mbconv", cin, cout, size, ks, e, stride)
-                            specs.setdefault(spec.signature, spec)
-                    size = (size - 1) // stride + 1
-                    cin = cout
-            head = self.head_spec(size)
-            specs.setdefault(head.signature, head)
+            slots = self.block_slots(r)
+            found = [self.stem_spec(r)]
+            found += [slot.spec(ks, e) for slot in slots
+                      for ks in self.ks_choices for e in self.e_choices]
+            found.append(self.head_spec(slots[-1].out_size))
+            for spec in found:
+                specs.setdefault(spec.signature, spec)
         return list(specs.values())
 
     # ----- named archs and random ones ------------------------------------------------
@@ -318,13 +245,25 @@ class SearchSpace:
         (progressive shrinking samples from its phase's subset); None means all of them.
         """
         rng = make_rng(rng)
-        ks, e, d, r = (tuple(allowed if subset is None else subset)
-                       for subset, allowed in ((ks, self.ks_choices), (e, self.e_choices),
-                                               (d, self.d_choices), (r, self.r_choices)))
+        ks, e, d, r = (self._subset(name, subset, allowed) for name, subset, allowed in
+                       (("ks", ks, self.ks_choices), ("e", e, self.e_choices),
+                        ("d", d, self.d_choices), ("r", r, self.r_choices)))
         arch = Arch(ks=[rng.choice(ks) for _ in range(self.n_slots)],
                     e=[rng.choice(e) for _ in range(self.n_slots)],
                     d=[rng.choice(d) for _ in range(self.n_stages)], r=rng.choice(r))
         return arch.validate(self)
+
+    def _subset(self, name: str, subset: Iterable[int] | None,
+                allowed: tuple[int, ...]) -> tuple[int, ...]:
+        if subset is None:
+            return allowed
+        values = tuple(subset) if isinstance(subset, Iterable) else (subset,)
+        outside = [v for v in values if v not in allowed]
+        if not values or outside:
+            why = f"{outside[0]!r} is not allowed in space {self.name!r}; " if outside else ""
+            raise ValueError(f"sample({name}={subset!r}): {why}give a non-empty subset of the "
+                             f"space's {name}_choices {list(allowed)}, or None for all of them")
+        return values
 
     def mutate(self, arch: Arch, prob: float = 0.1, rng: Rng = None) -> Arch:
         """Redraw each value of ``arch`` with probability ``prob`` (OFA's mutation)."""
@@ -369,28 +308,22 @@ class SearchSpace:
         """One architecture as a float32 feature vector (see ``encode_batch``)."""
         return self.encode_batch([arch])[0]
 
-    def encode_batch(self, archs: Sequence[Arch]) -> np.ndarray:
+    def encode_batch(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         """Archs as rows of one-hot features (inactive slots all zero), shape (N, features).
 
         This is OFA's accuracy-predictor encoding: a slot that does not run has no
         kernel or expand one-hot set, so two encodings of the same network are equal.
         """
-        for arch in archs:
-            arch.validate(self)
-        n, S, D = len(archs), self.n_stages, self.max_depth
-        ks = np.array([a.ks for a in archs], dtype=np.int64).reshape(n, self.n_slots)
-        e = np.array([a.e for a in archs], dtype=np.int64).reshape(n, self.n_slots)
-        d = np.array([a.d for a in archs], dtype=np.int64).reshape(n, S)
-        r = np.array([a.r for a in archs], dtype=np.int64)
-        active = (np.arange(D)[None, None, :] < d[:, :, None]).reshape(n, self.n_slots)
+        batch = ArchBatch.from_archs(self, archs)
+        n, active = len(batch), batch.active[..., None]
 
         def one_hot(values: np.ndarray, choices: Sequence[int]) -> np.ndarray:
             return (values[..., None] == np.asarray(choices)).astype(np.float32)
 
-        parts = [(one_hot(ks, self.ks_choices) * active[..., None]).reshape(n, -1),
-                 (one_hot(e, self.e_choices) * active[..., None]).reshape(n, -1),
-                 one_hot(d, self.d_choices).reshape(n, -1),
-                 one_hot(r, self.r_choices)]
+        parts = [(one_hot(batch.ks, self.ks_choices) * active).reshape(n, -1),
+                 (one_hot(batch.e, self.e_choices) * active).reshape(n, -1),
+                 one_hot(batch.d, self.d_choices).reshape(n, -1),
+                 one_hot(batch.r, self.r_choices)]
         return np.concatenate(parts, axis=1)
 
     # ----- serialisation ------------------------------------------------------------
@@ -400,10 +333,17 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SearchSpace":
+        """The space ``to_dict`` wrote: every field must be there (none is filled in)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        if not isinstance(data, dict):
+            raise ValueError(f"a SearchSpace is an object with fields {sorted(known)}, got "
+                             f"{type(data).__name__} {data!r:.60}")
+        unknown, missing = set(data) - known, known - set(data)
         if unknown:
             raise ValueError(f"unknown SearchSpace fields {sorted(unknown)}; known: {sorted(known)}")
+        if missing:
+            raise ValueError(f"SearchSpace fields {sorted(missing)} are missing (a saved space "
+                             "lists every field)")
         return cls(**data)
 
     def describe(self) -> str:
@@ -413,6 +353,17 @@ class SearchSpace:
                 f"(strides {list(self.stage_strides)}), head {self.head_width}; "
                 f"ks {list(self.ks_choices)}, e {list(self.e_choices)}, d {list(self.d_choices)}, "
                 f"r {list(self.r_choices)}; {count:,} subnetworks (~10^{math.log10(count):.1f})")
+
+
+@cache
+def _block_slots(space: SearchSpace, r: int) -> tuple[BlockSlot, ...]:
+    slots, cin, size = [], space.stem_width, r
+    for stage, cout in enumerate(space.stage_widths):
+        for index in range(space.max_depth):
+            stride = space.stage_strides[stage] if index == 0 else 1
+            slots.append(BlockSlot(stage, index, len(slots), cin, cout, stride, size))
+            cin, size = cout, slots[-1].out_size
+    return tuple(slots)
 
 
 SPACES: dict[str, SearchSpace] = {

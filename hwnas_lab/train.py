@@ -1,5 +1,10 @@
 """A small training loop: SGD (Nesterov) or AdamW, cosine learning rate, label smoothing.
 
+One training stack for the course: ``OptimConfig`` (what every run shares), the
+optimiser with its weight-decay split, ``cosine_lr`` as a per-step scheduler and the
+epoch bookkeeping are used by ``train`` here and by OFA's progressive shrinking
+(``hwnas_lab.ofa.shrink``).
+
 The recipe is the standard one for small CIFAR-10 networks: SGD with Nesterov momentum
 (Sutskever et al., ICML 2013), a cosine learning-rate schedule with optional linear
 warm-up (Loshchilov & Hutter, "SGDR", ICLR 2017), label smoothing (Szegedy et al.,
@@ -21,12 +26,13 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
+from .config import check_int
 from .data import TensorData, batches
 
 
@@ -38,37 +44,49 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of ``train``; defaults suit a small MBConv net on CIFAR-10 at batch 128."""
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """What every training run of the course shares (``TrainConfig`` and OFA's
+    ``ShrinkConfig`` extend it); defaults suit a small MBConv net on CIFAR-10."""
 
-    epochs: int = 10  # passes over the training set
-    lr: float = 0.1  # peak learning rate (after warm-up); for AdamW try 2e-3
+    batch_size: int = 128  # images per step (per process under torchrun)
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adamw"
     momentum: float = 0.9  # SGD momentum (AdamW: beta1)
-    weight_decay: float = 5e-4  # L2 on conv/linear weights; batch-norm and biases excluded
+    weight_decay: float = 5e-4  # L2 on conv/linear weights; BN, biases and no_weight_decay() excluded
     label_smoothing: float = 0.1  # share of the target spread uniformly over the classes
-    batch_size: int = 128  # images per step
-    resolution: int | Callable[[], int] = 32  # input size, or a callable drawn per batch
-    warmup_epochs: float = 0.0  # linear warm-up from 0 to lr over this many epochs
-    min_lr: float = 0.0  # learning rate at the end of the cosine
-    augment: bool = True  # random crop (4-pixel padding) + horizontal flip
     channels_last: bool = True  # NHWC activations: faster convolutions on x86 CPUs (measured)
     seed: int = 0  # seeds shuffling, augmentation and (with seed_everything) initialisation
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"TrainConfig.optimizer must be 'sgd' or 'adamw', "
+            raise ValueError(f"{type(self).__name__}.optimizer must be 'sgd' or 'adamw', "
                              f"got {self.optimizer!r}")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
+        check_int(f"{type(self).__name__}.batch_size", self.batch_size)
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"{type(self).__name__}.label_smoothing must be in [0, 1), "
+                             f"got {self.label_smoothing!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"{type(self).__name__}.weight_decay must be >= 0, "
+                             f"got {self.weight_decay!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(OptimConfig):
+    """Hyper-parameters of ``train``: one network, one cosine schedule."""
+
+    epochs: int = 10  # passes over the training set
+    lr: float = 0.1  # peak learning rate (after warm-up); for AdamW try 2e-3
+    warmup_epochs: float = 0.0  # linear warm-up from 0 to lr over this many epochs
+    min_lr: float = 0.0  # learning rate at the end of the cosine
+    resolution: int = 32  # input size in pixels (CIFAR-10 images resized when not 32)
+    augment: bool = True  # random crop (4-pixel padding) + horizontal flip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("TrainConfig.epochs", self.epochs)
+        check_int("TrainConfig.resolution", self.resolution)
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"TrainConfig.label_smoothing must be in [0, 1), "
-                             f"got {self.label_smoothing!r}")
 
 
 @dataclass
@@ -104,15 +122,34 @@ def cosine_lr(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0
     return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def make_optimizer(net: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD-Nesterov or AdamW; weight decay on weights with >1 dims only (not BN, biases)."""
-    decay = [p for p in net.parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for p in net.parameters() if p.requires_grad and p.dim() <= 1]
+def epoch_steps(n_images: int, batch_size: int) -> tuple[int, bool]:
+    """``(steps per epoch, drop_last)``: the last partial batch is dropped, unless the set is
+    smaller than one batch (then it is the only step)."""
+    return max(1, n_images // batch_size), n_images >= batch_size
+
+
+def make_optimizer(net: nn.Module, config: OptimConfig, lr: float) -> torch.optim.Optimizer:
+    """SGD-Nesterov or AdamW at ``lr``; weight decay on weights with more than one dimension,
+    except those a submodule lists in its ``no_weight_decay()`` (names local to it)."""
+    excluded = {id(getattr(module, name)) for module in net.modules()
+                if hasattr(module, "no_weight_decay") for name in module.no_weight_decay()}
+    params = [p for p in net.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() > 1 and id(p) not in excluded]
+    no_decay = [p for p in params if p.dim() <= 1 or id(p) in excluded]
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))
+        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=lr, betas=(config.momentum, 0.999))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0,
+                   min_lr: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
+    """``cosine_lr`` per step, relative to the optimiser's learning rate (``scheduler.step()``
+    after every optimiser step); ``min_lr`` is absolute, like the peak."""
+    base = optimizer.param_groups[0]["lr"]
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: cosine_lr(step, total_steps, 1.0, warmup_steps, min_lr / base))
 
 
 @torch.inference_mode()
@@ -142,24 +179,20 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
           device: str | torch.device = "cpu") -> History:
     """Train ``net`` in place on ``train_data``; evaluate on ``val_data`` after every epoch.
 
-    ``config`` defaults to ``TrainConfig()``. Steps drop the last partial batch (unless the
-    set is smaller than one batch); the learning rate follows ``cosine_lr`` per step.
+    ``config`` defaults to ``TrainConfig()``; the learning rate follows ``cosine_lr`` per
+    step; steps drop the last partial batch (``epoch_steps``).
     """
-    from tqdm.auto import tqdm
-
     config = TrainConfig() if config is None else config
     device = torch.device(device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     net.to(device=device, memory_format=memory_format)
-    optimizer = make_optimizer(net, config)
+    optimizer = make_optimizer(net, config, config.lr)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     generator = torch.Generator().manual_seed(config.seed)
-    steps_per_epoch = len(train_data) // config.batch_size or 1  # drop_last, except tiny sets
-    drop_last = len(train_data) >= config.batch_size
-    total = steps_per_epoch * config.epochs
-    warmup = round(config.warmup_epochs * steps_per_epoch)
+    steps_per_epoch, drop_last = epoch_steps(len(train_data), config.batch_size)
+    scheduler = make_scheduler(optimizer, steps_per_epoch * config.epochs,
+                               round(config.warmup_epochs * steps_per_epoch), config.min_lr)
     history = History()
-    step = 0
     epochs = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress)
     for epoch in epochs:
         start = time.perf_counter()
@@ -174,15 +207,13 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
                    total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False,
                    disable=not progress, mininterval=0.5)
         for X, y in bar:
-            lr = cosine_lr(step, total, config.lr, warmup, config.min_lr)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            lr = optimizer.param_groups[0]["lr"]
             logits = net(X)
             loss = criterion(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            step += 1
+            scheduler.step()
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             seen += len(y)
@@ -190,9 +221,7 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
         history.train_acc.append(correct.item() / seen)
         history.lr.append(lr)
         if val_data is not None:
-            # evaluate at full size unless the config fixes a single other resolution
-            res = config.resolution if isinstance(config.resolution, int) else 32
-            vloss, vacc = evaluate(net, val_data, resolution=res, device=device,
+            vloss, vacc = evaluate(net, val_data, resolution=config.resolution, device=device,
                                    channels_last=config.channels_last)
         else:
             vloss, vacc = float("nan"), float("nan")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from hwnas_lab import data as D
 from hwnas_lab.blocks import build_net, count_flops
 from hwnas_lab.space import get_space
+from hwnas_lab.stats import quartiles
 
 
 def cpu_model() -> str:
@@ -38,17 +38,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def quartiles(values: list[float]) -> tuple[float, float]:
-    """Median and inter-quartile range."""
-    if len(values) < 2:
-        return values[0], 0.0
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return statistics.median(values), q[2] - q[0]
-
-
 def fmt(values: list[float], unit: str) -> str:
-    med, iqr = quartiles(values)
-    return f"median {med:,.0f} {unit}, IQR {iqr:,.0f} (n={len(values)})"
+    q1, med, q3 = quartiles(values)
+    return f"median {med:,.0f} {unit}, IQR {q3 - q1:,.0f} (n={len(values)})"
 
 
 def bench_decode(root: str | None, repeats: int) -> D.TensorData | None:
@@ -73,7 +65,8 @@ def bench_decode(root: str | None, repeats: int) -> D.TensorData | None:
                 again = D.load_split("train", root=source.path, progress=False)
                 again.X.sum()  # touch every page of the memory-mapped cache
                 times.append(time.perf_counter() - start)
-            med, iqr = quartiles(times)
+            q1, med, q3 = quartiles(times)
+            iqr = q3 - q1
             print(f"cached load of the train split (+ one pass over it): median {med:.2f} s, "
                   f"IQR {iqr:.2f} s (n={repeats})")
             data = D.TensorData(data.X.clone(), data.y.clone())  # detach from the temp file

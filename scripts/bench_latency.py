@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from hwnas_lab.config import get_preset
-from hwnas_lab.latency import get_target, machine_info
-from hwnas_lab.lut import ArchArrays, build_lut
-from hwnas_lab.predictors import validate_table
+from hwnas_lab.arch import ArchBatch
+from hwnas_lab.latency.lut import get_lut
+from hwnas_lab.latency.measure import get_target, machine_info
+from hwnas_lab.latency.predictors import validate_table
 from hwnas_lab.space import get_space
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for t in targets:
             start = time.perf_counter()
-            tables[t.name] = build_lut(space, t, repeats=preset.latency_repeats,
+            tables[t.name] = get_lut(space, t, repeats=preset.latency_repeats,
                                        path=Path(tmp) / f"{t.name}.json", progress=False)
             print(f"[build] {t.name}: {len(tables[t.name].entries)} entries in "
                   f"{time.perf_counter() - start:.1f} s ({t.threads} thread(s); target <= 180 s)")
@@ -67,7 +68,7 @@ def main() -> None:
     stack_s, gather_s = [], []
     for _ in range(5):
         t0 = time.perf_counter()
-        arrays = ArchArrays.from_archs(space, archs)
+        arrays = ArchBatch.from_archs(space, archs)
         t1 = time.perf_counter()
         table.predict_batch(arrays)
         stack_s.append(t1 - t0)

@@ -24,7 +24,7 @@ import torch
 
 from hwnas_lab import scaling
 from hwnas_lab.blocks import arch_flops, count_flops
-from hwnas_lab.latency import cpu_model
+from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.space import SPACES
 
 

@@ -1,56 +1,54 @@
-"""Exercise checkers: a right answer passes, a wrong one fails with a useful message."""
+"""The exercise framework: PASS / FAIL / TODO, graded runs, the score."""
 
 import pytest
 
-from hwnas_lab import checks
+from hwnas_lab.course import checks
 
 
-# ----- notebook 00 -----------------------------------------------------------------------
-def count_subnets(space):
-    per_block = len(space.ks_choices) * len(space.e_choices)
-    return sum(per_block ** d for d in space.d_choices) ** space.n_stages * len(space.r_choices)
+@pytest.fixture(autouse=True)
+def fresh_score():
+    checks.reset_score()
+    yield
+    checks.reset_score()
 
 
-def count_encodings(space):
-    return ((len(space.ks_choices) * len(space.e_choices)) ** space.n_slots
-            * len(space.d_choices) ** space.n_stages * len(space.r_choices))
+def run(title, outcome):
+    with checks.exercise(title):
+        if outcome == "todo":
+            raise NotImplementedError()
+        if outcome == "fail":
+            raise AssertionError("expected 3, got 4 (likely mistake: ...)")
 
 
-def mbconv_flops(cin, cout, ks, e, stride, in_size):
-    hidden, out = cin * e, (in_size - 1) // stride + 1
-    return 2 * (in_size ** 2 * cin * hidden + out ** 2 * hidden * ks ** 2 + out ** 2 * hidden * cout)
+def test_verdicts_and_score(capsys, monkeypatch):
+    monkeypatch.delenv(checks.NBGRADER_ENV, raising=False)
+    run("a", "pass")
+    run("b", "todo")  # reported, not raised: Run All goes on
+    with pytest.raises(AssertionError, match="likely mistake"):
+        run("c", "fail")
+    out = capsys.readouterr().out
+    assert "PASS  a" in out and "TODO  b: not implemented yet" in out
+    assert "FAIL  c: expected 3, got 4" in out
+    assert checks.score() == (1, 3)
+    assert "Score: 1 / 3 exercises passed" in capsys.readouterr().out
+    run("b", "pass")  # solving it later updates the verdict
+    assert checks.score() == (2, 3)
 
 
-def todo(*args):
-    raise NotImplementedError()
-
-
-def test_count_subnets_checker(capsys):
-    checks.check_count_subnets(count_subnets)
-    assert "PASS  count_subnets" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="number of encodings"):
-        checks.check_count_subnets(count_encodings)
-    # right on the presets only (a range of depths instead of the choices) is caught
-    wrong_depths = lambda s: (sum((len(s.ks_choices) * len(s.e_choices)) ** d  # noqa: E731
-                                  for d in range(min(s.d_choices), max(s.d_choices) + 1))
-                              ** s.n_stages * len(s.r_choices))
-    with pytest.raises(AssertionError, match="space 'gappy'"):
-        checks.check_count_subnets(wrong_depths)
+def test_unsolved_exercise_raises_when_graded(monkeypatch):
+    monkeypatch.setenv(checks.NBGRADER_ENV, "autograde")
     with pytest.raises(NotImplementedError):
-        checks.check_count_subnets(todo)
-    assert "TODO  count_subnets" in capsys.readouterr().out
+        run("a", "todo")
+    assert checks.score() == (0, 1)
 
 
-def test_mbconv_flops_checker(capsys):
-    checks.check_mbconv_flops(mbconv_flops)
-    assert "PASS  mbconv_flops" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="2 per multiply-add"):
-        checks.check_mbconv_flops(lambda *a: mbconv_flops(*a) // 2)
-    floor_size = lambda cin, cout, ks, e, s, n: mbconv_flops(cin, cout, ks, e, 1, n // s) \
-        + 2 * (n * n - (n // s) ** 2) * cin * cin * e  # noqa: E731 - floor(n / s) outputs
-    with pytest.raises(AssertionError, match="in_size=7"):
-        checks.check_mbconv_flops(floor_size)
-    with pytest.raises(AssertionError, match="should be a number"):
-        checks.check_mbconv_flops(lambda *a: "many")
-    with pytest.raises(NotImplementedError):
-        checks.check_mbconv_flops(todo)
+def test_expectations():
+    checks.expect_close("x", 1.0 + 1e-9, 1.0)
+    with pytest.raises(AssertionError, match="x: expected 1, got 1.1"):
+        checks.expect_close("x", 1.1, 1.0)
+    with pytest.raises(AssertionError, match="should be a number, got 'a'"):
+        checks.expect_close("x", "a", 1.0)
+    with pytest.raises(AssertionError, match="y: expected 2, got 3"):
+        checks.expect_equal("y", 3, 2)
+    with pytest.raises(AssertionError, match="should return a torch.Tensor, got list"):
+        checks.expect_tensor("f", [1])

@@ -1,4 +1,4 @@
-"""The student-notebook generator: rules, byte-stable output, check and CLI."""
+"""The student-notebook generator: rules, byte-stable output, nbgrader metadata, answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from hwnas_lab import generate
-from hwnas_lab.cli import main
+from hwnas_lab.course import generate
 
 ANSWER = "def f(x):\n    ### BEGIN SOLUTION\n    secret = x * 41\n    return secret + x\n    ### END SOLUTION"
 
@@ -55,7 +54,7 @@ def test_output_is_clean_and_byte_stable():
     assert generate.to_text(generate.student_notebook(generate.clean(nb))) == text
     out = nbformat.reads(text, as_version=4)
     assert out.cells[4].outputs == [] and out.cells[4].execution_count is None
-    assert dict(out.cells[4].metadata) == {"tags": ["t"]}
+    assert dict(out.cells[4].metadata) == {"tags": ["t"]}  # nbgrader metadata: only graded cells
     assert set(out.metadata) == {"kernelspec", "language_info"}
     assert out.metadata.language_info == {"name": "python"}
     assert [c.id for c in out.cells] == [c.id for c in nb.cells]
@@ -63,7 +62,8 @@ def test_output_is_clean_and_byte_stable():
 
 @pytest.mark.parametrize("source, tags, match", [
     ("def f(x):\n    return 42", ["exercise"], "no ### BEGIN SOLUTION"),
-    (ANSWER, [], "outside a cell tagged 'exercise'"),
+    (ANSWER, [], "outside a cell tagged 'exercise' or 'answers'"),
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", ["exercise"], "must define the function"),
     ("### BEGIN SOLUTION\nx = 1", ["exercise"], "without an END"),
     ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", ["exercise"], "nested"),
     ("x = 1\n### END SOLUTION", ["exercise"], "END SOLUTION without a BEGIN"),
@@ -127,29 +127,6 @@ def test_generate_writes_nothing_if_one_solution_is_malformed(tmp_path):
     assert not nbs.exists()
 
 
-def test_cli(tmp_path, capsys):
-    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
-    write(sols, "00_a.ipynb", solution())
-    args = ["notebooks", "--solutions", str(sols), "--notebooks", str(nbs)]
-    assert main(args + ["--check"]) == 1
-    assert "missing (generate): 00_a.ipynb" in capsys.readouterr().err
-    assert main(args) == 0
-    assert main(args + ["--check"]) == 0
-    write(sols, "01_bad.ipynb", solution(exercise_tags=()))
-    assert main(args) == 2  # malformed: a clear one-line error, exit 2
-    assert "01_bad.ipynb" in capsys.readouterr().err
-    assert main(["notebooks", "--solutions", str(tmp_path / "nowhere"), "--check"]) == 2
-
-
-def test_time_rejects_bad_input(tmp_path, capsys):
-    with pytest.raises(ValueError, match="unknown preset 'fast'"):
-        generate.time_notebook(tmp_path / "00_a.ipynb", "fast")
-    write(tmp_path / "solutions", "00_a.ipynb", solution())
-    args = ["notebooks", "--solutions", str(tmp_path / "solutions"), "--time", "smoke"]
-    assert main(args + ["--only", "07"]) == 2
-    assert "no solution notebook starts with ['07']" in capsys.readouterr().err
-
-
 def test_leaks_compare_each_exercise_with_its_own_answer():
     # exercise 2 keeps `return y` outside its region; exercise 1's answer is `return y`
     sol = solution("def g(y):\n    ### BEGIN SOLUTION\n    return y\n    ### END SOLUTION")
@@ -162,3 +139,72 @@ def test_leaks_compare_each_exercise_with_its_own_answer():
     assert "return y" in student.cells[4].source and generate.leaks(student, sol) == []
     student.cells[2].source = "def g(y):\n    return y"
     assert generate.leaks(student, sol) == ["cell 2: answer line 'return y'"]
+
+
+def test_nbgrader_metadata_from_tags():
+    sol = solution()
+    sol.cells.append(new_markdown_cell("**Answers**\n### BEGIN SOLUTION\n1. because\n"
+                                       "### END SOLUTION", metadata={"tags": ["answers"]}))
+    sol.cells[4].metadata["nbgrader"] = {"grade": True, "grade_id": "stale"}  # rebuilt from tags
+    nb = generate.clean(sol)
+    meta = [c.metadata.get("nbgrader") for c in nb.cells]
+    assert meta[2] == {"schema_version": 3, "task": False, "locked": False, "grade": False,
+                       "solution": True, "grade_id": "f"}
+    assert meta[3] == {"schema_version": 3, "task": False, "locked": True, "grade": True,
+                       "solution": False, "points": 1, "grade_id": "check_f"}
+    assert meta[4] is None and meta[0] is None
+    assert meta[5]["grade_id"] == "answers" and meta[5]["solution"] and not meta[5]["grade"]
+
+
+def test_answers_cell_is_cleared_in_the_student_copy():
+    sol = solution()
+    sol.cells.append(new_markdown_cell("**Answers**\n### BEGIN SOLUTION\n1. the secret reason\n"
+                                       "### END SOLUTION", metadata={"tags": ["answers"]}))
+    assert generate.lint(sol) == []
+    student = generate.student_notebook(sol)
+    assert "secret reason" not in student.cells[5].source
+    assert "YOUR ANSWER HERE" in student.cells[5].source
+    assert generate.leaks(student, sol) == []
+    student.cells[5].source = "1. the secret reason"
+    assert generate.leaks(student, sol) == ["cell 5: answer line '1. the secret reason'"]
+    code_answers = solution()
+    code_answers.cells[4].metadata["tags"] = ["answers"]  # answers belong in markdown
+    with pytest.raises(generate.NotebookError, match="'answers' cell is a markdown cell"):
+        generate.student_notebook(code_answers)
+
+
+def test_exercise_names_must_be_unique():
+    sol = solution()
+    sol.cells.insert(4, new_code_cell(ANSWER, metadata={"tags": ["exercise"]}))
+    sol.cells.insert(5, new_code_cell("f(1)", metadata={"tags": ["check"]}))
+    assert any("defined twice: ['f']" in p for p in generate.lint(sol))
+
+
+@pytest.mark.parametrize("text", ["{}", None], ids=["empty object", "truncated"])
+def test_unreadable_solution_is_named_and_the_others_still_checked(tmp_path, text):
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    write(sols, "00_good.ipynb", solution())
+    bad = write(sols, "01_bad.ipynb", solution())
+    full = bad.read_text()
+    bad.write_text(text if text is not None else full[: len(full) // 2])
+    report = generate.check(sols, nbs)
+    assert report.missing == ["00_good.ipynb"]  # the good one is still checked
+    assert any(f"{bad} is not a valid notebook" in p and "git checkout" in p
+               for p in report.problems), report.problems
+    with pytest.raises(generate.NotebookError, match=f"{bad} is not a valid notebook"):
+        generate.generate(sols, nbs)
+    assert not nbs.exists()
+
+
+def test_regenerated_notebooks_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    write(sols, "00_a.ipynb", solution())
+    old = os.umask(0o022)
+    try:
+        written = generate.generate(sols, nbs)
+    finally:
+        os.umask(old)
+    assert written and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in written)

@@ -1,18 +1,17 @@
-"""Latency tables: build, resume, save/load, bad files, vectorised prediction, layer tables."""
+"""Latency tables: build, resume, save/load, bad files, vectorised prediction."""
 
 import json
 import random
 
 import numpy as np
 import pytest
-from torch import nn
 
-import hwnas_lab.lut as lut_mod
-from hwnas_lab.cli import main
-from hwnas_lab.latency import LatencyResult
-from hwnas_lab.lut import (ArchArrays, LatencyTable, LatencyTableWarning, LayerTable,
-                           MissingEntryError, build_lut, lut_path, network_layers, specs_of)
-from hwnas_lab.space import SPACES, Arch
+import hwnas_lab.latency.lut as lut_mod
+from hwnas_lab.arch import Arch, ArchBatch
+from hwnas_lab.latency.lut import (LatencyTable, LatencyTableWarning, MissingEntryError, get_lut,
+                                   lut_path, specs_of)
+from hwnas_lab.latency.measure import LatencyResult
+from hwnas_lab.space import SPACES
 
 CPU, GPU = SPACES["cpu"], SPACES["gpu"]
 
@@ -48,7 +47,7 @@ class FakeMeasure:
 def test_build_measures_real_entries_with_metadata(tmp_path):
     arch = CPU.sample(3)
     path = tmp_path / "t.json"
-    table = build_lut(CPU, "torch", repeats=2, warmup=1, specs=specs_of(CPU, [arch]), path=path,
+    table = get_lut(CPU, "torch", repeats=2, warmup=1, specs=specs_of(CPU, [arch]), path=path,
                       progress=False)
     assert set(table.entries) == {s.signature for s in CPU.layer_specs(arch)}
     assert all(v > 0 for v in table.entries.values())
@@ -71,11 +70,11 @@ def test_interrupted_build_keeps_finished_entries_and_resumes(monkeypatch, tmp_p
     specs = CPU.all_layer_specs()[:7]
     monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(stop_after=5))
     with pytest.raises(KeyboardInterrupt):
-        build_lut(CPU, "torch", specs=specs, path=path, save_every=100, progress=False)
+        get_lut(CPU, "torch", specs=specs, path=path, save_every=100, progress=False)
     assert len(LatencyTable.load(path).entries) == 5  # saved on the way out
     resumed = FakeMeasure()
     monkeypatch.setattr(lut_mod, "measure_layer", resumed)
-    table = build_lut(CPU, "torch", specs=specs, path=path, progress=False)
+    table = get_lut(CPU, "torch", specs=specs, path=path, progress=False)
     assert resumed.calls == 2 and len(table.entries) == 7
 
 
@@ -87,7 +86,7 @@ def test_build_saves_periodically(monkeypatch, tmp_path):
         seen.append(len(LatencyTable.load(path).entries) if path.exists() else 0)
 
     monkeypatch.setattr(lut_mod, "measure_layer", FakeMeasure(on_call=on_call))
-    build_lut(CPU, "torch", specs=CPU.all_layer_specs()[:7], path=path, save_every=3, progress=False)
+    get_lut(CPU, "torch", specs=CPU.all_layer_specs()[:7], path=path, save_every=3, progress=False)
     assert seen == [0, 0, 0, 3, 3, 3, 6]
 
 
@@ -96,7 +95,7 @@ def test_predict_batch_equals_loop_and_breakdown():
     archs = [CPU.sample(i) for i in range(200)] + [CPU.smallest(), CPU.largest()]
     batch = table.predict_batch(archs)
     assert np.allclose(batch, [table.predict(a) for a in archs], rtol=1e-12)
-    assert np.allclose(table.predict_batch(ArchArrays.from_archs(CPU, archs)), batch)
+    assert np.allclose(table.predict_batch(ArchBatch.from_archs(CPU, archs)), batch)
     parts = table.breakdown(archs[0])
     assert list(parts)[0] == "stem" and list(parts)[-1] == "head"
     assert sum(parts.values()) == pytest.approx(batch[0])
@@ -120,9 +119,9 @@ def test_missing_entry_names_operator_and_command():
 
 def test_bad_archs_in_a_batch():
     with pytest.raises(ValueError, match=r"Arch.r = 30"):
-        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 16, [3] * 16, [2] * 4, 30)])
+        ArchBatch.from_archs(CPU, [CPU.largest(), Arch([3] * 16, [3] * 16, [2] * 4, 30)])
     with pytest.raises(ValueError, match="needs 16"):
-        ArchArrays.from_archs(CPU, [CPU.largest(), Arch([3] * 20, [3] * 20, [2] * 5, 32)])
+        ArchBatch.from_archs(CPU, [CPU.largest(), Arch([3] * 20, [3] * 20, [2] * 5, 32)])
 
 
 def test_corrupt_and_truncated_files(tmp_path):
@@ -144,7 +143,7 @@ def test_table_for_another_space_is_refused(tmp_path):
     with pytest.raises(ValueError, match="built for space 'cpu'.*not for space 'gpu'"):
         LatencyTable.load(path, space=GPU)
     with pytest.raises(ValueError, match="built for space"):
-        build_lut(GPU, "torch", path=path, progress=False)
+        get_lut(GPU, "torch", path=path, progress=False)
 
 
 def test_other_machine_or_target_warns(tmp_path):
@@ -157,60 +156,96 @@ def test_other_machine_or_target_warns(tmp_path):
         LatencyTable.load(path, target="onnxruntime")
 
 
-def test_network_layers_cover_torchvision_model():
-    from torchvision.models import mobilenet_v2
+# ----- issue 10: protocols, re-measuring, advice that works ----------------------------------
+class ProtocolMeasure(FakeMeasure):
+    """A fake measurement whose value encodes the protocol it was asked for."""
 
-    model = mobilenet_v2(weights=None)
-    layers = network_layers(model, (1, 3, 32, 32))
-    n_params = sum(p.numel() for rec in layers for p in rec.module.parameters())
-    assert n_params == sum(p.numel() for p in model.parameters())  # every layer found once
-    assert layers[0].input_shape == (1, 3, 32, 32)
-    assert layers[-1].input_shape == (1, 1280)  # the classifier's Linear
-
-
-def test_layer_table_profiles_missing_layers_on_demand(tmp_path, monkeypatch):
-    calls = []
-
-    def fake(module, shape, repeats, warmup, target):
-        calls.append(shape)
-        return LatencyResult(0.5, 0.0, (0.5,), 1, "torch-1thread")
-
-    monkeypatch.setattr(lut_mod, "measure_latency", fake)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU()))
-    table = LayerTable.open("torch", path=tmp_path / "layers.json")
-    out = table.predict(model, (1, 3, 16, 16), progress=False)
-    assert out == {"predicted_ms": 2.0, "layers": 4, "measured_now": 4}
-    again = LayerTable.open("torch", path=tmp_path / "layers.json").predict(model, (1, 3, 16, 16),
-                                                                            progress=False)
-    assert again["measured_now"] == 0 and len(calls) == 4
+    def __call__(self, spec, target, repeats, warmup, batch):
+        super().__call__(spec, target, repeats, warmup, batch)
+        ms = repeats + warmup / 100
+        return LatencyResult(ms, 0.0, (ms,), repeats, target.name)
 
 
-# ----- CLI ----------------------------------------------------------------------------------
-def test_cli_build_show_validate(tmp_path, capsys):
-    path = tmp_path / "t.json"
-    assert main(["lut", "build", "--preset", "smoke", "--archs", "1", "--repeats", "2",
-                 "--out", str(path)]) == 0
-    assert path.exists()
-    assert main(["lut", "show", "--out", str(path), "--top", "3"]) == 0
-    assert "slowest operators" in capsys.readouterr().out
-    assert main(["lut", "validate", "--preset", "smoke", "--out", str(path), "--n", "4",
-                 "--repeats", "2", "--noise-rounds", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "calibrated sum" in out and "noise floor" in out and "best predictor" in out
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["lut", "build", "--threads", "-1"], "threads must be a positive int"),
-    (["lut", "build", "--target", "tpu"], "unknown target"),
-    (["lut", "show", "--out", "/nonexistent/t.json"], "no latency table"),
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(repeats=0), "repeats must be an int >= 1, got 0"),
+    (dict(warmup=-5), "warmup must be an int >= 0, got -5"),
+    (dict(batch=0), "batch must be an int >= 1, got 0"),
+    (dict(repeats=2.5), "repeats must be an int >= 1, got 2.5"),
+    (dict(save_every=0), "save_every must be an int >= 1, got 0"),
 ])
-def test_cli_bad_input(argv, message, capsys):
-    assert main(argv) == 2
-    assert message in capsys.readouterr().err
+def test_get_lut_validates_before_writing_anything(tmp_path, kwargs, message):
+    path = tmp_path / "t.json"
+    with pytest.raises(ValueError, match=message):
+        get_lut(CPU, "torch", specs=CPU.all_layer_specs()[:2], path=path, progress=False, **kwargs)
+    assert not path.exists() and not list(tmp_path.iterdir())
 
 
-def test_cli_corrupt_file(tmp_path, capsys):
-    path = tmp_path / "bad.json"
-    path.write_text("{not json")
-    assert main(["lut", "show", "--out", str(path)]) == 2
-    assert "not a valid latency table" in capsys.readouterr().err
+def test_protocol_change_remeasures_every_entry_beside_the_file(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "t.json"
+    specs = CPU.all_layer_specs()[:6]
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    get_lut(CPU, "torch", repeats=2, warmup=1, specs=specs[:4], path=path, progress=False)
+    before = path.read_bytes()
+    # the table's own protocol when none is asked for: extended, nothing re-measured
+    kept = get_lut(CPU, "torch", specs=specs[:5], path=path, progress=False)
+    assert kept.protocol["repeats"] == 2 and set(kept.entries.values()) == {2.01}
+    # another protocol: interrupted half way, the old file is untouched ...
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure(stop_after=2))
+    with pytest.raises(KeyboardInterrupt):
+        get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False, save_every=1)
+    assert "re-measured" in capsys.readouterr().out and path.read_bytes() != before
+    assert len(LatencyTable.load(path).entries) == 5  # the old protocol's 5 entries, intact
+    staging = path.with_name(path.name + ".remeasure")
+    assert len(LatencyTable.load(staging).entries) == 2
+    # ... and the re-measurement resumes, then replaces the file
+    resumed = ProtocolMeasure()
+    monkeypatch.setattr(lut_mod, "measure_layer", resumed)
+    table = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False)
+    assert resumed.calls == 4 and not staging.exists()
+    again = LatencyTable.load(path)
+    assert again.protocol == {"repeats": 3, "warmup": 1, "batch": 1} == table.protocol
+    assert set(again.entries.values()) == {3.01} and len(again.entries) == 6
+
+
+def test_table_from_another_machine_advice_actually_rebuilds_it(monkeypatch, tmp_path):
+    from hwnas_lab.cli import main
+
+    path = tmp_path / "t.json"
+    entries = {s.signature: 9.0 for s in CPU.all_layer_specs()[:3]}
+    table = LatencyTable(CPU, "torch-1thread", entries, meta={
+        "protocol": {"repeats": 2, "warmup": 0, "batch": 1},
+        "machine": {"cpu": "Some Phone CPU", "torch": "1.0"}})
+    table.save(path)
+    with pytest.warns(LatencyTableWarning, match="Some Phone CPU") as caught:
+        LatencyTable.load(path, space=CPU)
+    command = str(caught[0].message).split("`")[1]
+    assert command.startswith("python -m hwnas_lab lut build") and "--force" in command
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    assert main(command.split()[3:]) == 0
+    rebuilt = LatencyTable.load(path, space=CPU)  # no warning now: measured here
+    assert rebuilt.meta["machine"]["cpu"] != "Some Phone CPU"
+    assert set(rebuilt.entries.values()) == {2.0}  # its own protocol, measured again here
+    assert len(rebuilt.entries) == len(CPU.all_layer_specs())  # lut build: the whole space
+
+
+def test_force_rebuilds_a_file_with_an_impossible_protocol(monkeypatch, tmp_path):
+    """What `lut build --repeats 0` used to write: every later build failed without a hint."""
+    path = tmp_path / "t.json"
+    LatencyTable(CPU, "torch-1thread", meta={"protocol": {"repeats": 0, "warmup": 5}}).save(path)
+    with pytest.raises(ValueError, match=rf"{path} records an impossible measurement protocol"
+                       r".*delete it, or re-measure it with `.*--force`"):
+        get_lut(CPU, "torch", repeats=3, path=path, progress=False)
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    specs = CPU.all_layer_specs()[:2]
+    table = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False, force=True)
+    assert LatencyTable.load(path).protocol["repeats"] == 3 and len(table.entries) == 2
+
+
+def test_force_never_replaces_another_spaces_or_targets_table(tmp_path):
+    path = fake_table(CPU).save(tmp_path / "t.json")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="built for space 'cpu'"):
+        get_lut(GPU, "torch", path=path, progress=False, force=True)
+    with pytest.raises(ValueError, match="holds a table for target 'torch-1thread'"):
+        get_lut(CPU, "onnxruntime", path=path, progress=False, force=True)
+    assert path.read_bytes() == before

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 
 from hwnas_lab import scaling as S  # noqa: E402
 from hwnas_lab.course import nb04_scaling as nb  # noqa: E402
-from hwnas_lab.lut import LatencyTable  # noqa: E402
+from hwnas_lab.latency.lut import LatencyTable  # noqa: E402
 from hwnas_lab.space import SPACES  # noqa: E402
 
 CPU = SPACES["cpu"]
@@ -73,8 +73,7 @@ def test_scale_dims_check_catches_typical_mistakes(wrong, hint, capsys):
 
 
 def test_scale_dims_check_reports_todo(capsys):
-    with pytest.raises(NotImplementedError):
-        nb.check_scale_dims(todo)
+    nb.check_scale_dims(todo)  # reported as TODO, not raised (see test_checks.py)
     assert "TODO  scale_dims" in capsys.readouterr().out
 
 
@@ -90,8 +89,7 @@ def test_solve_gamma_check(capsys):
         nb.check_solve_gamma(lambda a, b, c=2.0: math.sqrt(2.0 / (a * b * b)))
     with pytest.raises(AssertionError, match="should be a number"):
         nb.check_solve_gamma(lambda a, b, c=2.0: None)
-    with pytest.raises(NotImplementedError):
-        nb.check_solve_gamma(todo)
+    nb.check_solve_gamma(todo)  # reported as TODO, not raised
 
 
 # ----- exercise 3: refined_flops --------------------------------------------------------------

@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from hwnas_lab.blocks import StaticNet, arch_flops, count_flops
-from hwnas_lab.ofa import OFASupernet, recalibrate_bn, resize
-from hwnas_lab.space import Arch, get_space
+from hwnas_lab.arch import Arch
+from hwnas_lab.ofa import OFASupernet, recalibrate_bn
+from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
 
@@ -104,7 +105,7 @@ def test_recalibrate_bn_bad_input():
     net = OFASupernet(SPACE)
     with pytest.raises(ValueError, match="no batches"):
         recalibrate_bn(net, [], n_batches=2)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="n_batches must be an int >= 1"):
         recalibrate_bn(net, [torch.zeros(2, 3, 32, 32)], n_batches=0)
 
 
@@ -118,12 +119,6 @@ def test_reorder_channels_keeps_every_subnet_output(trained_like_supernet):
     assert torch.allclose(net(x), before, atol=1e-4, rtol=1e-4)
 
 
-def test_resize_batch():
-    X = torch.rand(2, 3, 32, 32)
-    assert resize(X, 32) is X
-    assert resize(X, 24).shape == (2, 3, 24, 24)
-
-
 def test_supernet_trains_a_step():
     torch.manual_seed(0)
     net = OFASupernet(SPACE).train()
@@ -133,3 +128,10 @@ def test_supernet_trains_a_step():
     loss.backward()
     grads = [p.grad for p in net.blocks[0].parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_blocks_follow_the_slot_layout():
+    net = OFASupernet(SPACE)
+    for block, slot in zip(net.blocks, SPACE.block_slots(32)):
+        assert (block.cin, block.cout, block.stride) == (slot.cin, slot.cout, slot.stride)
+    assert len(net.blocks) == SPACE.n_slots

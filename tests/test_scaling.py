@@ -9,7 +9,8 @@ import torch
 
 from hwnas_lab import scaling as S
 from hwnas_lab.blocks import arch_flops, build_net, count_flops, count_params
-from hwnas_lab.space import SPACES, Arch, make_divisible
+from hwnas_lab.arch import Arch
+from hwnas_lab.space import SPACES, make_divisible
 
 CPU = SPACES["cpu"]
 BASE = CPU.uniform(3, 3, 2, 24)  # the notebook's baseline

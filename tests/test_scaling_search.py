@@ -11,7 +11,7 @@ import torch
 from hwnas_lab import scaling as S
 from hwnas_lab import scaling_search as G
 from hwnas_lab.data import TensorData
-from hwnas_lab.lut import LatencyTable
+from hwnas_lab.latency.lut import LatencyTable
 from hwnas_lab.space import SPACES
 from hwnas_lab.train import TrainConfig
 

@@ -1,14 +1,15 @@
-"""SearchSpace, Arch and presets: counts against brute force, validation messages, round trips."""
+"""SearchSpace and presets: counts against brute force, the slot layout, operators, sampling."""
 
 import itertools
 import json
 import random
+import re
 
 import numpy as np
 import pytest
 
-from hwnas_lab.config import get_preset
-from hwnas_lab.space import SPACES, Arch, SearchSpace, get_space
+from hwnas_lab.arch import Arch
+from hwnas_lab.space import SPACES, SearchSpace, get_space
 
 CPU = get_space("cpu")
 TINY = SearchSpace(name="tiny", stem_channels=8, stage_channels=(8, 16), stage_strides=(1, 2),
@@ -31,57 +32,6 @@ def test_num_subnets_of_presets_by_formula():
     per_stage = 9 ** 2 + 9 ** 3 + 9 ** 4
     assert CPU.num_subnets() == per_stage ** 4 * 3
     assert get_space("gpu").num_subnets() == per_stage ** 5 * 3
-
-
-@pytest.mark.parametrize("field, position, value, fragment", [
-    ("ks", 5, 4, "Arch.ks[5] = 4 is not allowed"),
-    ("e", 0, 5, "Arch.e[0] = 5 is not allowed"),
-    ("d", 3, 1, "Arch.d[3] = 1 is not allowed"),
-    ("ks", 2, 3.0, "Arch.ks[2] = 3.0 is a float"),
-    ("e", 1, True, "Arch.e[1] = True is a bool"),
-    ("d", 0, "2", "Arch.d[0] = '2' is a str"),
-])
-def test_validate_names_field_position_and_allowed_values(field, position, value, fragment):
-    values = list(getattr(CPU.largest(), field))
-    values[position] = value
-    arch = Arch(**{**CPU.largest().to_dict(), field: values})
-    with pytest.raises(ValueError) as err:
-        arch.validate(CPU)
-    assert fragment in str(err.value)
-    allowed = {"ks": CPU.ks_choices, "e": CPU.e_choices, "d": CPU.d_choices}[field]
-    assert str(list(allowed)) in str(err.value)
-
-
-def test_validate_resolution_and_lengths():
-    with pytest.raises(ValueError, match=r"Arch.r = 30 is not allowed.*\[24, 28, 32\]"):
-        Arch(**{**CPU.largest().to_dict(), "r": 30}).validate(CPU)
-    short = Arch(ks=[3] * 12, e=[3] * 12, d=[2] * 3, r=32)
-    with pytest.raises(ValueError, match=r"Arch.ks has 12 entries but space 'cpu' needs 16"):
-        short.validate(CPU)
-
-
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(ks=[3] * 16, e=[3] * 15, d=[2] * 4, r=32), "Arch.ks has 16 entries but Arch.e has 15"),
-    (dict(ks=[3] * 15, e=[3] * 15, d=[2] * 4, r=32), "not a multiple of the 4 stages"),
-    (dict(ks=[3] * 16, e=[3] * 16, d=[], r=32), "Arch.d is empty"),
-    (dict(ks="3333", e=[3] * 4, d=[2], r=32), "Arch.ks must be a sequence of ints"),
-    (dict(ks=3, e=[3] * 4, d=[2], r=32), "Arch.ks must be a sequence of ints"),
-])
-def test_malformed_arch_is_rejected_at_construction(kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
-        Arch(**kwargs)
-
-
-def test_json_and_dict_round_trip():
-    for seed in range(20):
-        arch = CPU.sample(seed)
-        assert Arch.from_json(arch.to_json()) == arch
-        assert Arch.from_dict(json.loads(json.dumps(arch.to_dict()))) == arch
-        assert hash(Arch.from_dict(arch.to_dict())) == hash(arch)
-    with pytest.raises(ValueError, match="missing"):
-        Arch.from_dict({"ks": [3], "e": [3]})
-    with pytest.raises(ValueError, match="not a JSON Arch"):
-        Arch.from_json("{ks: 3")
 
 
 def test_space_dict_round_trip_and_unknown_fields():
@@ -145,6 +95,19 @@ def test_encoding_ignores_inactive_slots_and_batches():
         assert CPU.feature_names[int(np.argmax(row[-3:])) + len(row) - 3] == f"r={a.r}"
 
 
+def test_block_slots_by_hand():
+    # cpu space: stem 16, stages 16/24/40/64 with strides 2/2/2/1, 4 slots per stage
+    slots = CPU.block_slots(32)
+    assert len(slots) == 16 and [s.slot for s in slots] == list(range(16))
+    first = [(s.stage, s.cin, s.cout, s.stride, s.in_size) for s in slots if s.index == 0]
+    assert first == [(0, 16, 16, 2, 32), (1, 16, 24, 2, 16), (2, 24, 40, 2, 8), (3, 40, 64, 1, 4)]
+    rest = [(s.cin, s.cout, s.stride, s.in_size) for s in slots if s.stage == 1 and s.index > 0]
+    assert rest == [(24, 24, 1, 8)] * 3
+    assert [s.in_size for s in CPU.block_slots(28) if s.index == 0] == [28, 14, 7, 4]  # ceil
+    assert CPU.block_slots(28)[-1].out_size == 4
+    assert slots[5].spec(5, 6).signature == "mbconv-cin24-cout24-k5-e6-s1-in8"
+
+
 def test_layer_specs_follow_the_arch():
     arch = CPU.sample(5)
     specs = CPU.layer_specs(arch)
@@ -160,15 +123,45 @@ def test_layer_specs_follow_the_arch():
         assert {s.signature for s in CPU.layer_specs(CPU.sample(seed))} <= everything
 
 
-def test_presets():
-    assert get_preset("smoke").space == "cpu"
-    with pytest.raises(ValueError, match="unknown preset 'huge'"):
-        get_preset("huge")
+@pytest.mark.parametrize("field, value, message", [
+    ("ks_choices", (3.5,), r"SearchSpace.ks_choices\[0\] must be an int >= 1, got 3.5"),
+    ("ks_choices", ("3", "5"), r"SearchSpace.ks_choices\[0\] must be an int >= 1, got '3'"),
+    ("e_choices", (), r"SearchSpace.e_choices is empty"),
+    ("r_choices", 32, r"SearchSpace.r_choices must be a sequence of ints, got 32"),
+    ("d_choices", "234", r"SearchSpace.d_choices must be a sequence of ints, got '234'"),
+    ("stage_strides", (0, 2, 2, 1), r"SearchSpace.stage_strides\[0\] must be an int >= 1, got 0"),
+    ("width_mult", 0, r"SearchSpace.width_mult must be a number > 0, got 0"),
+    ("width_mult", -1.0, r"SearchSpace.width_mult must be a number > 0, got -1.0"),
+    ("width_mult", "1", r"SearchSpace.width_mult must be a number > 0, got '1'"),
+    ("stage_channels", (16, 0, 40, 64),
+     r"SearchSpace.stage_channels\[1\] must be an int >= 1, got 0"),
+    ("stem_channels", -8, r"SearchSpace.stem_channels must be an int >= 1, got -8"),
+    ("head_channels", 256.0, r"SearchSpace.head_channels must be an int >= 1, got 256.0"),
+    ("num_classes", True, r"SearchSpace.num_classes must be an int >= 1, got True"),
+    ("name", "", r"SearchSpace.name must be a non-empty string"),
+])
+def test_space_fields_are_checked_at_construction(field, value, message):
+    """Each of these used to pass and fail later (largest(), sorting, a division by zero) or
+    silently become 8 channels."""
+    with pytest.raises(ValueError, match=message):
+        SearchSpace(**{field: value})
 
 
-def test_preset_from_environment(monkeypatch):
-    monkeypatch.setenv("HWNAS_PRESET", "gpu")
-    assert get_preset().name == "gpu"
-    monkeypatch.setenv("HWNAS_PRESET", "nope")
-    with pytest.raises(ValueError, match="HWNAS_PRESET"):
-        get_preset()
+def test_numpy_values_become_plain_ints_and_the_dict_needs_every_field():
+    space = SearchSpace(ks_choices=np.array([3, 5]), stem_channels=np.int64(16),
+                        width_mult=np.float32(1.5))
+    assert json.loads(json.dumps(space.to_dict()))["ks_choices"] == [3, 5]
+    assert type(space.stem_channels) is int and space.width_mult == 1.5
+    with pytest.raises(ValueError, match=r"SearchSpace fields \[.*'ks_choices'.*\] are missing"):
+        SearchSpace.from_dict({})
+    with pytest.raises(ValueError, match="a SearchSpace is an object"):
+        SearchSpace.from_dict("cpu")
+
+
+@pytest.mark.parametrize("kwargs", [dict(ks=[]), dict(e=[5]), dict(d=())])
+def test_sample_subset_must_be_a_nonempty_part_of_the_choices(kwargs):
+    (name, subset), = kwargs.items()
+    with pytest.raises(ValueError, match=re.escape(f"sample({name}={subset!r}): ")) as err:
+        CPU.sample(0, **kwargs)
+    assert "give a non-empty subset" in str(err.value)
+    assert CPU.sample(0, ks=[5]).ks == (5,) * CPU.n_slots

@@ -107,3 +107,41 @@ def test_evaluate_matches_a_direct_forward_and_restores_mode():
 def test_bad_config_is_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         T.TrainConfig(**{field: value})
+
+
+def test_epoch_steps_drop_the_last_partial_batch():
+    assert T.epoch_steps(1000, 128) == (7, True)
+    assert T.epoch_steps(50, 128) == (1, False)  # a set smaller than a batch: one step
+
+
+def test_optimizer_decays_only_weights_not_listed_as_exempt():
+    class Exempt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.matrix = nn.Parameter(torch.eye(3))  # 2-D, but exempt
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def no_weight_decay(self):
+            return ["matrix"]
+
+    net = nn.Sequential(Exempt(), nn.BatchNorm2d(3))
+    opt = T.make_optimizer(net, T.TrainConfig(weight_decay=0.01), lr=0.5)
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    assert [p.shape for p in decay["params"]] == [torch.Size([3, 3, 1, 1])]  # the conv weight
+    assert len(no_decay["params"]) == 4  # matrix, conv bias, BN weight and bias
+    assert opt.defaults["nesterov"] and opt.param_groups[0]["lr"] == 0.5
+
+
+def test_scheduler_follows_cosine_lr_per_step():
+    net = tiny_net()
+    opt = T.make_optimizer(net, T.TrainConfig(), lr=0.4)
+    sched = T.make_scheduler(opt, total_steps=20, warmup_steps=4, min_lr=0.04)
+    seen = []
+    for _ in range(20):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    expected = [T.cosine_lr(k, 20, 0.4, 4, 0.04) for k in range(20)]
+    assert seen == pytest.approx(expected)
+    assert seen[0] == pytest.approx(0.1) and seen[4] == pytest.approx(0.4)  # warm-up, then peak

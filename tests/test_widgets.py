@@ -1,10 +1,9 @@
-"""Widgets: the callbacks are plain functions; panels wire sliders to them."""
+"""The shared panel base: stage_arch and StagePanel (sliders wired to compute())."""
 
 import pytest
 
-from hwnas_lab.blocks import arch_flops, build_net, count_flops, count_params
-from hwnas_lab.space import SPACES, SearchSpace
-from hwnas_lab.widgets import SubnetPanel, stage_arch, subnet_summary
+from hwnas_lab.course.widgets import StagePanel, stage_arch
+from hwnas_lab.space import SPACES
 
 CPU = SPACES["cpu"]
 
@@ -29,33 +28,29 @@ def test_stage_arch_rejects_bad_input():
         stage_arch(CPU, d=[2] * 4, ks=[3] * 4, e=[3] * 4, r=30)
 
 
-def test_subnet_summary_counts_match_a_built_net():
-    tiny = SearchSpace(name="tiny", stage_channels=(8, 16), stage_strides=(1, 2),
-                       head_channels=32, d_choices=(1, 2), r_choices=(16, 32))
-    choice = dict(d=[2, 1], ks=[5, 3], e=[6, 3], r=16)
-    s = subnet_summary(tiny, **choice, measure=False)
-    net = build_net(tiny, stage_arch(tiny, **choice))
-    assert s.mflops == pytest.approx(count_flops(net, (1, 3, 16, 16)) / 1e6)
-    assert s.mflops == pytest.approx(arch_flops(tiny, s.arch) / 1e6)
-    assert s.params_k == pytest.approx(count_params(net) / 1e3)
-    assert s.latency_ms is None and "latency" not in s.html()
-    bigger = subnet_summary(tiny, **{**choice, "r": 32}, measure=False)
-    assert bigger.mflops > 3 * s.mflops  # 4x the pixels, head classifier aside
 
 
-def test_subnet_summary_measures_latency():
-    s = subnet_summary(CPU, d=[2] * 4, ks=[3] * 4, e=[3] * 4, r=24, repeats=3, warmup=1)
-    assert s.latency_ms > 0 and s.iqr_ms >= 0 and s.threads == 1
-    assert "ms (IQR" in s.html()
+class EchoPanel(StagePanel):
+    """Shows the arch it was given; fails for resolution 24 (an error shown in the panel)."""
+
+    class Result:
+        def __init__(self, arch):
+            self.arch = arch
+
+        def html(self):
+            return f"<b>{self.arch}</b>"
+
+    def compute(self, d, ks, e, r):
+        if r == 24:
+            raise ValueError("no 24 px <here>")
+        return self.Result(stage_arch(self.space, d, ks, e, r))
 
 
-def test_panel_updates_on_slider_change():
-    panel = SubnetPanel(CPU, measure=False)
-    first = panel.summary
-    assert first.arch.r == max(CPU.r_choices) and first.html() == panel.out.value
-    panel.r.value = min(CPU.r_choices)
-    assert panel.summary.arch.r == min(CPU.r_choices)
-    assert panel.summary.mflops < first.mflops
-    panel.d[0].value = 4
-    assert panel.summary.arch.d[0] == 4
-    assert f"{panel.summary.mflops:.2f} M" in panel.out.value
+def test_stage_panel_recomputes_on_change_and_shows_errors():
+    panel = EchoPanel(CPU, "title")
+    assert panel.result.arch.r == 32 and panel.out.value == f"<b>{panel.result.arch}</b>"
+    panel.d[1].value = 4
+    assert panel.result.arch.d[1] == 4 and "stage 2 depth d" == panel.d[1].description
+    panel.r.value = 24
+    assert "no 24 px &lt;here&gt;" in panel.out.value and panel.result.arch.r == 32
+    assert len(panel.widget.children) == 2 + CPU.n_stages + 1  # title, rows, r, output

@@ -16,10 +16,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..checks import exercise, expect_close
+from .checks import exercise, expect_close
 from ..scaling import Coefficients, ScaledNet, refined_flops, scale, scale_dims, solve_gamma
 from ..scaling_search import operator_latency_ms
-from ..space import SPACES, Arch, SearchSpace
+from ..arch import Arch
+from ..space import SPACES, SearchSpace
 
 
 # ----- exercise 1: scaling a network ---------------------------------------------------------

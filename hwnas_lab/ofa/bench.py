@@ -19,119 +19,124 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import get_preset
+from ..blocks import arch_flops
+from ..config import Preset, get_preset, torch_threads
+from ..data import CLASSES, IMAGES_PER_CLASS, TEST_IMAGES_PER_CLASS
 from ..space import get_space
-from .shrink import ShrinkConfig, SubnetBatch, _make_teacher, shrink_step
+from ..stats import quartiles
+from .schedule import ShrinkConfig
+from .shrink import SubnetBatch, make_teacher, shrink_step
 from .supernet import OFASupernet
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    q1, q2, q3 = np.percentile(values, [25, 50, 75])
-    return float(q1), float(q2), float(q3)
+def split_sizes(preset: Preset) -> tuple[int, int, int]:
+    """(train, val, test) images of CIFAR-10 under ``preset`` (without loading anything)."""
+    n_classes = len(CLASSES)
+    train = (IMAGES_PER_CLASS - preset.val_per_class if preset.train_per_class is None
+             else preset.train_per_class) * n_classes
+    test = (preset.test_per_class or TEST_IMAGES_PER_CLASS) * n_classes
+    return train, preset.val_per_class * n_classes, test
 
 
 def bench_step_ratio(space: str = "cpu", batch_size: int = 128, repeats: int = 15,
                      threads: int = 2, seed: int = 0) -> list[dict]:
     """Supernet-active vs static training-step time for the largest, smallest and a random arch."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    sp = get_space(space)
-    supernet = OFASupernet(sp).to(memory_format=torch.channels_last).train()
-    criterion = nn.CrossEntropyLoss()
-    rows = []
-    for name, arch in (("largest", sp.largest()), ("smallest", sp.smallest()),
-                       ("random", sp.sample(random.Random(seed)))):
-        supernet.set_active(arch)
-        static = supernet.extract().to(memory_format=torch.channels_last).train()
-        X = torch.randn(batch_size, 3, arch.r, arch.r).contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, sp.num_classes, (batch_size,))
-        opts = {id(m): torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9)
-                for m in (supernet, static)}
+    with torch_threads(threads):
+        torch.manual_seed(seed)
+        sp = get_space(space)
+        supernet = OFASupernet(sp).to(memory_format=torch.channels_last).train()
+        criterion = nn.CrossEntropyLoss()
+        rows = []
+        for name, arch in (("largest", sp.largest()), ("smallest", sp.smallest()),
+                           ("random", sp.sample(random.Random(seed)))):
+            supernet.set_active(arch)
+            static = supernet.extract().to(memory_format=torch.channels_last).train()
+            X = torch.randn(batch_size, 3, arch.r, arch.r).contiguous(memory_format=torch.channels_last)
+            y = torch.randint(0, sp.num_classes, (batch_size,))
+            opts = {id(m): torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9)
+                    for m in (supernet, static)}
 
-        cpu = {id(supernet): [], id(static): []}  # process CPU seconds (less hit by load)
+            cpu = {id(supernet): [], id(static): []}  # process CPU seconds (less hit by load)
 
-        def step(m: nn.Module) -> float:
-            c0, t0 = time.process_time(), time.perf_counter()
-            if m is supernet:
-                supernet.set_active(arch)
-            opt = opts[id(m)]
-            opt.zero_grad(set_to_none=True)
-            criterion(m(X), y).backward()
-            opt.step()
-            cpu[id(m)].append(time.process_time() - c0)
-            return time.perf_counter() - t0
+            def step(m: nn.Module) -> float:
+                c0, t0 = time.process_time(), time.perf_counter()
+                if m is supernet:
+                    supernet.set_active(arch)
+                opt = opts[id(m)]
+                opt.zero_grad(set_to_none=True)
+                criterion(m(X), y).backward()
+                opt.step()
+                cpu[id(m)].append(time.process_time() - c0)
+                return time.perf_counter() - t0
 
-        for _ in range(2):  # warm-up (allocator, oneDNN primitives)
-            step(supernet), step(static)
-        sup, sta = [], []
-        for i in range(repeats):  # alternate the order inside pairs
-            if i % 2:
-                sup.append(step(supernet)), sta.append(step(static))
-            else:
-                sta.append(step(static)), sup.append(step(supernet))
-        ratios = [a / b for a, b in zip(sup, sta)]
-        cpu_ratios = [a / b for a, b in zip(cpu[id(supernet)][2:], cpu[id(static)][2:])]
-        q1, med, q3 = _quartiles(ratios)
-        rows.append({"name": name, "arch": arch.to_dict(), "supernet_ms": 1e3 * statistics.median(sup),
-                     "static_ms": 1e3 * statistics.median(sta), "ratio": med, "ratio_iqr": (q1, q3),
-                     "ratio_cpu": statistics.median(cpu_ratios),
-                     "static_img_s": batch_size / statistics.median(sta),
-                     "supernet_img_s": batch_size / statistics.median(sup)})
-    return rows
+            for _ in range(2):  # warm-up (allocator, oneDNN primitives)
+                step(supernet), step(static)
+            sup, sta = [], []
+            for i in range(repeats):  # alternate the order inside pairs
+                if i % 2:
+                    sup.append(step(supernet)), sta.append(step(static))
+                else:
+                    sta.append(step(static)), sup.append(step(supernet))
+            ratios = [a / b for a, b in zip(sup, sta)]
+            cpu_ratios = [a / b for a, b in zip(cpu[id(supernet)][2:], cpu[id(static)][2:])]
+            q1, med, q3 = quartiles(ratios)
+            rows.append({"name": name, "arch": arch.to_dict(), "supernet_ms": 1e3 * statistics.median(sup),
+                         "static_ms": 1e3 * statistics.median(sta), "ratio": med, "ratio_iqr": (q1, q3),
+                         "ratio_cpu": statistics.median(cpu_ratios),
+                         "static_img_s": batch_size / statistics.median(sta),
+                         "supernet_img_s": batch_size / statistics.median(sup)})
+        return rows
 
 
 def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
                        seed: int = 0) -> dict:
     """Extrapolate ``config``'s wall time from ``steps`` timed steps per phase (random data)."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    P = get_preset(config.preset)
-    space = config.space
-    n_train = (5000 - P.val_per_class) * space.num_classes if P.train_per_class is None \
-        else P.train_per_class * space.num_classes
-    n_val = P.val_per_class * space.num_classes
-    n_test = (P.test_per_class or 1000) * space.num_classes
-    steps_per_epoch = max(1, n_train // config.batch_size)
-    net = OFASupernet(space).to(memory_format=torch.channels_last).train()
-    model, teacher = SubnetBatch(net), _make_teacher(net, None, "cpu", torch.channels_last)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    rng = random.Random(seed)
-    phases = []
-    for phase in config.phases:
-        opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
-        times = []
-        for i in range(steps + 1):
-            r = rng.choice(space.r_choices)
-            X = torch.randn(config.batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
-            y = torch.randint(0, space.num_classes, (config.batch_size,))
-            archs = [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
-            t0 = time.perf_counter()
-            shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
-                        criterion, config.kd_temperature)
-            if i:  # the first step of a phase is warm-up
-                times.append(time.perf_counter() - t0)
-        q1, med, q3 = _quartiles(times)
-        phases.append({"phase": phase.name, "epochs": phase.epochs, "step_s": med,
-                       "step_iqr_s": (q1, q3), "img_s": config.batch_size / med,
-                       "train_s": med * steps_per_epoch * phase.epochs})
-    # evaluation: largest + smallest on val every epoch (+ recalibration), test at the end
-    net.eval()
-    eval_s = {}
-    with torch.inference_mode():
-        for tag, arch in (("largest", space.largest()), ("smallest", space.smallest())):
-            static = net.extract(arch).to(memory_format=torch.channels_last).eval()
-            X = torch.randn(256, 3, arch.r, arch.r).contiguous(memory_format=torch.channels_last)
-            static(X)
-            t0 = time.perf_counter()
-            static(X)
-            eval_s[tag] = (time.perf_counter() - t0) / 256  # seconds per image
-    per_image = sum(eval_s.values())
-    epochs = sum(p.epochs for p in config.phases)
-    eval_total = per_image * (epochs * (n_val + config.recal_batches * 256) + n_test)
-    train_total = sum(p["train_s"] for p in phases)
-    return {"preset": config.preset, "threads": threads, "n_train": n_train,
-            "steps_per_epoch": steps_per_epoch, "phases": phases, "eval_s": eval_total,
-            "total_s": train_total + eval_total}
+    with torch_threads(threads):
+        torch.manual_seed(seed)
+        P = get_preset(config.preset)
+        space = config.space
+        n_train, n_val, n_test = split_sizes(P)
+        steps_per_epoch = max(1, n_train // config.batch_size)
+        net = OFASupernet(space).to(memory_format=torch.channels_last).train()
+        model, teacher = SubnetBatch(net), make_teacher(net)
+        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        rng = random.Random(seed)
+        phases = []
+        for phase in config.phases:
+            opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
+            times = []
+            for i in range(steps + 1):
+                r = rng.choice(space.r_choices)
+                X = torch.randn(config.batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
+                y = torch.randint(0, space.num_classes, (config.batch_size,))
+                archs = [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
+                t0 = time.perf_counter()
+                shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
+                            criterion, config.kd_temperature)
+                if i:  # the first step of a phase is warm-up
+                    times.append(time.perf_counter() - t0)
+            q1, med, q3 = quartiles(times)
+            phases.append({"phase": phase.name, "epochs": phase.epochs, "step_s": med,
+                           "step_iqr_s": (q1, q3), "img_s": config.batch_size / med,
+                           "train_s": med * steps_per_epoch * phase.epochs})
+        # evaluation: largest + smallest on val every epoch (+ recalibration), test at the end
+        net.eval()
+        eval_s = {}
+        with torch.inference_mode():
+            for tag, arch in (("largest", space.largest()), ("smallest", space.smallest())):
+                static = net.extract(arch).to(memory_format=torch.channels_last).eval()
+                X = torch.randn(256, 3, arch.r, arch.r).contiguous(memory_format=torch.channels_last)
+                static(X)
+                t0 = time.perf_counter()
+                static(X)
+                eval_s[tag] = (time.perf_counter() - t0) / 256  # seconds per image
+        per_image = sum(eval_s.values())
+        epochs = sum(p.epochs for p in config.phases)
+        eval_total = per_image * (epochs * (n_val + config.recal_batches * 256) + n_test)
+        train_total = sum(p["train_s"] for p in phases)
+        return {"preset": config.preset, "threads": threads, "n_train": n_train,
+                "steps_per_epoch": steps_per_epoch, "phases": phases, "eval_s": eval_total,
+                "total_s": train_total + eval_total}
 
 
 def format_estimate(est: dict) -> str:
@@ -157,13 +162,10 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
     draws of the phase's choices. FLOPs are not latency (notebook 00): small depthwise-heavy
     subnets run at fewer FLOP/s, so this is a lower bound for the shrinking phases.
     """
-    from ..blocks import arch_flops
-
     P = get_preset(config.preset)
     space = config.space
     rng = random.Random(seed)
-    n_train = (5000 - P.val_per_class) * space.num_classes if P.train_per_class is None \
-        else P.train_per_class * space.num_classes
+    n_train, n_val, n_test = split_sizes(P)
     steps_per_epoch = max(1, n_train // config.batch_size)
     full = arch_flops(space, space.largest())
     step_s = config.batch_size / largest_img_s  # one training step of the largest at full r
@@ -186,9 +188,8 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
     # evaluation: forward only (a third of a step) of largest + smallest per val image each epoch
     small = arch_flops(space, space.smallest()) / full
     epochs = sum(p.epochs for p in config.phases)
-    n_val = P.val_per_class * space.num_classes
     eval_s = (1 + small) / 3 / largest_img_s * (epochs * (n_val + config.recal_batches * 256)
-                                                + (P.test_per_class or 1000) * space.num_classes)
+                                                + n_test)
     return {"preset": config.preset, "largest_img_s": largest_img_s, "phases": phases,
             "train_s": train_total, "eval_s": eval_s, "total_s": train_total + eval_s,
             "largest_epochs_equivalent": train_total / (step_s * steps_per_epoch)}

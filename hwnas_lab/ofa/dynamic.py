@@ -79,6 +79,10 @@ class DynamicDepthwiseConv2d(nn.Conv2d):
                                     nn.Parameter(torch.eye(small * small)))
         self.active_ks = k_max  # kernel size in use
 
+    def no_weight_decay(self) -> list[str]:
+        """The kernel transformations are not regularised (OFA): identity is their start."""
+        return [name for name, _ in self.named_parameters() if name.startswith("transform_")]
+
     def kernel(self, ks: int, channels: int) -> torch.Tensor:
         """The ``(channels, 1, ks, ks)`` kernel that ``forward`` uses at kernel size ``ks``."""
         if ks not in self.ks_choices:

@@ -8,7 +8,10 @@ slot is a ``DynamicMBConv`` holding its largest kernel and expand ratio, each st
 * kernel and expand ratio: per block, by slicing (``hwnas_lab.ofa.dynamic``);
 * depth: stage ``s`` runs its FIRST ``d_s`` slots (OFA keeps the first layers, Fig. 3);
 * resolution: the network is fully convolutional; each batch is resized to ``arch.r``
-  by ``resize`` before the forward pass (elastic resolution is per batch).
+  by ``hwnas_lab.data.resize`` before the forward pass (elastic resolution is per batch).
+
+Which slot has which channels and stride is the space's slot layout
+(``SearchSpace.block_slots``); which slots run is ``Arch.active_slots``.
 
 The stem and head have fixed widths in our spaces, so they are ordinary modules, built
 by ``hwnas_lab.blocks`` exactly as in a static net; ``extract`` copies the weights of
@@ -21,19 +24,14 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..arch import Arch
 from ..blocks import Head, StaticNet, build_net, conv_bn
-from ..space import Arch, Rng, SearchSpace, get_space
+from ..config import check_int
+from ..data import resize
+from ..space import Rng, SearchSpace, get_space
 from .dynamic import DynamicMBConv
-
-
-def resize(X: torch.Tensor, r: int) -> torch.Tensor:
-    """A batch ``(N, C, H, W)`` resized to ``r x r`` (bilinear, no antialias, as ``data.batches``)."""
-    if X.shape[-1] == r and X.shape[-2] == r:
-        return X
-    return F.interpolate(X, size=(r, r), mode="bilinear", align_corners=False, antialias=False)
 
 
 class OFASupernet(nn.Module):
@@ -44,14 +42,10 @@ class OFASupernet(nn.Module):
         self.space = space = get_space(space)
         self.dropout = dropout
         self.stem = conv_bn(3, space.stem_width, 3)  # same module as blocks.build_layer(stem)
-        blocks, cin = [], space.stem_width
-        for stage, cout in enumerate(space.stage_widths):
-            for index in range(space.max_depth):
-                stride = space.stage_strides[stage] if index == 0 else 1
-                blocks.append(DynamicMBConv(cin, cout, space.ks_choices, space.e_choices, stride))
-                cin = cout
-        self.blocks = nn.ModuleList(blocks)  # slot s * max_depth + i is block i of stage s
-        self.head = Head(cin, space.head_width, space.num_classes, dropout)
+        slots = space.block_slots(max(space.r_choices))  # channels and strides do not depend on r
+        self.blocks = nn.ModuleList(  # blocks[slot]: one per slot of the encoding
+            DynamicMBConv(s.cin, s.cout, space.ks_choices, space.e_choices, s.stride) for s in slots)
+        self.head = Head(slots[-1].cout, space.head_width, space.num_classes, dropout)
         self.active_arch: Arch = space.largest()
         self.set_active(self.active_arch)
 
@@ -73,9 +67,7 @@ class OFASupernet(nn.Module):
         return arch
 
     def active_blocks(self) -> list[DynamicMBConv]:
-        D = self.space.max_depth
-        return [self.blocks[stage * D + index] for stage, depth in enumerate(self.active_arch.d)
-                for index in range(depth)]
+        return [self.blocks[slot] for slot in self.active_arch.active_slots()]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -104,10 +96,9 @@ class OFASupernet(nn.Module):
         arch.validate(self.space)
         net = build_net(self.space, arch, self.dropout)
         net.stem.load_state_dict(self.stem.state_dict())
-        D = self.space.max_depth
-        slots = [stage * D + index for stage, index, _, _ in arch.active_blocks()]
-        for j, (slot, (_, _, ks, e)) in enumerate(zip(slots, arch.active_blocks())):
-            net.blocks[j].load_state_dict(self.blocks[slot].to_static(ks, e).state_dict())
+        for j, slot in enumerate(arch.active_slots()):
+            static = self.blocks[slot].to_static(arch.ks[slot], arch.e[slot])
+            net.blocks[j].load_state_dict(static.state_dict())
         net.head.load_state_dict(self.head.state_dict())
         net.train(self.training)
         return net
@@ -130,8 +121,7 @@ def recalibrate_bn(net: nn.Module, batches: Iterable[torch.Tensor | tuple], n_ba
     supernet's active ``r`` if it has one). Returns the number of images used. The network is
     left in eval mode, ready to evaluate.
     """
-    if n_batches < 1:
-        raise ValueError(f"n_batches must be at least 1, got {n_batches}")
+    check_int("n_batches", n_batches)
     if resolution is None and isinstance(net, OFASupernet):
         resolution = net.active_arch.r
     bns = bn_modules(net)

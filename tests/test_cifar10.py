@@ -1,30 +1,20 @@
-"""Tests of hwnas_lab.data on tiny fake CIFAR-10 sources built in tmp_path."""
+"""hwnas_lab.data.cifar10 on tiny fake CIFAR-10 sources built in tmp_path, and on the real one."""
 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from hwnas_lab import data as D
+from fake_cifar import fake_split, write_official, write_tree
 from hwnas_lab.config import Preset
+from hwnas_lab.data import cifar10 as D
+from hwnas_lab.data import folder as F
 
 N_TRAIN, N_TEST = 6, 3  # images per class in the fake sources
-
-
-def _real_root() -> str | None:
-    """Local real CIFAR-10 ($HWNAS_DATA_DIR or the cache folder), found before isolation."""
-    try:
-        return str(D.find_source("test", download=False).path)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-REAL_ROOT = _real_root()
 
 
 @pytest.fixture(autouse=True)
@@ -32,42 +22,6 @@ def isolated(tmp_path, monkeypatch):
     """Private cache folder, no HWNAS_DATA_DIR: each test sees only what it builds."""
     monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv(D.DATA_ENV, raising=False)
-
-
-def fake_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random distinct images grouped by class (the order an ImageFolder tree lists them)."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, (per_class * 10, 3, 32, 32), dtype=np.uint8)
-    y = np.repeat(np.arange(10), per_class)
-    return X, y
-
-
-def write_tree(root: Path, splits: dict, fmt: str = "png", skip_class: str | None = None) -> Path:
-    from PIL import Image
-
-    for split, (X, y) in splits.items():
-        for i, (img, label) in enumerate(zip(X, y)):
-            name = D.CLASSES[label]
-            if name == skip_class:
-                continue
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{i:04d}.{fmt}", quality=95)
-    return root
-
-
-def write_official(folder: Path, train, test) -> Path:
-    """Same format as cifar-10-python.tar.gz: pickled dicts with bytes keys, flat rows."""
-    folder.mkdir(parents=True)
-    X, y = train
-    for b, part in enumerate(np.array_split(np.arange(len(y)), 5), 1):
-        blob = {b"batch_label": b"fake", b"data": X[part].reshape(len(part), -1),
-                b"labels": y[part].tolist()}
-        (folder / f"data_batch_{b}").write_bytes(pickle.dumps(blob, protocol=2))
-    X, y = test
-    blob = {b"data": X.reshape(len(y), -1), b"labels": y.tolist()}
-    (folder / "test_batch").write_bytes(pickle.dumps(blob, protocol=2))
-    return folder
 
 
 @pytest.fixture
@@ -81,7 +35,8 @@ def tree(tmp_path, splits):
 
 
 @pytest.fixture
-def official(tmp_path, splits):
+def official(tmp_path, splits, monkeypatch):
+    monkeypatch.setenv(D.TRUST_ENV, "1")  # fake batch files: not the official md5 (test_official.py)
     return write_official(tmp_path / "off" / D.OFFICIAL_DIR, splits["train"], splits["test"])
 
 
@@ -145,8 +100,8 @@ def test_decode_cache_is_written_once_and_reused(tree, monkeypatch):
 
 def test_small_subset_without_cache_decodes_only_its_files(tree, monkeypatch):
     decoded = []
-    real = D._decode_image
-    monkeypatch.setattr(D, "_decode_image", lambda p: decoded.append(p) or real(p))
+    real = F.decode_image
+    monkeypatch.setattr(F, "decode_image", lambda p: decoded.append(p) or real(p))
     sub = D.load_split("train", root=tree, per_class=1, seed=5)
     assert len(decoded) == 10 and len(sub) == 10
     assert not list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("*.pt"))
@@ -156,29 +111,8 @@ def test_small_subset_without_cache_decodes_only_its_files(tree, monkeypatch):
 
 # ------------------------------------------------------------------ subsets and splits
 
-def test_subset_is_balanced_grouped_and_deterministic():
-    y = torch.arange(10).repeat_interleave(50)
-    data = D.TensorData(torch.randint(0, 256, (500, 3, 32, 32), dtype=torch.uint8), y)
-    a, b, c = data.subset(7, seed=0), data.subset(7, seed=0), data.subset(7, seed=1)
-    assert a.class_counts() == [7] * 10
-    assert torch.equal(a.y, torch.arange(10).repeat_interleave(7))  # grouped by class
-    assert torch.equal(a.X, b.X)
-    assert not torch.equal(a.X, c.X)
-    with pytest.raises(ValueError, match="fewer than per_class=51"):
-        data.subset(51)
-    with pytest.raises(ValueError, match="positive int"):
-        data.subset(0)
-
-
-def test_tensordata_rejects_wrong_dtypes():
-    with pytest.raises(ValueError, match="uint8"):
-        D.TensorData(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.int64))
-    with pytest.raises(ValueError, match="int64"):
-        D.TensorData(torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
-                     torch.zeros(3, dtype=torch.int64))
-
-
-def test_load_cifar10_val_is_disjoint_and_sized_by_preset(tmp_path):
+def test_load_cifar10_val_is_disjoint_and_sized_by_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv(D.TRUST_ENV, "1")
     train, test = fake_split(40, 7), fake_split(12, 8)
     root = write_official(tmp_path / "o" / D.OFFICIAL_DIR, train, test).parent
     s = D.load_cifar10("smoke", root=root, seed=0)  # 20 train, 10 val, 10 test per class
@@ -245,73 +179,46 @@ def test_status_with_a_bad_env_root_does_not_raise(tmp_path, monkeypatch):
     assert "NOT usable" in D.data_status()
 
 
-# ------------------------------------------------------------------ batches
+# ------------------------------------------------------------------ the real data (conftest: cifar_root)
 
-def padded_views(img: torch.Tensor) -> list[torch.Tensor]:
-    """Every crop of the 4-pixel zero-padded image, flipped and not (reference by slicing)."""
-    p = torch.nn.functional.pad(img, (4, 4, 4, 4))
-    crops = [p[:, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
-    return crops + [c.flip(-1) for c in crops]
-
-
-def test_augment_is_a_padded_crop_plus_flip():
-    X = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    out = D.augment_batch(X, torch.Generator().manual_seed(0))
-    assert out.shape == X.shape and out.dtype == torch.uint8
-    shifted = flipped = 0
-    for img, got in zip(X, out):
-        views = padded_views(img)
-        match = [k for k, v in enumerate(views) if torch.equal(v, got)]
-        assert match, "augmented image is no crop/flip of the padded original"
-        flipped += match[0] >= 81
-        shifted += match[0] % 81 != 40  # 40: dy = dx = 4, the centred crop
-    assert shifted > 48 and 16 < flipped < 48  # crops really move pixels; about half flip
-
-
-def test_flip_alone_mirrors_columns():
-    X = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
-    out = D.augment_batch(X, torch.Generator().manual_seed(1), pad=0)
-    same = [torch.equal(a, b) for a, b in zip(out, X)]
-    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(out, X)]
-    assert all(s or m for s, m in zip(same, mirrored)) and any(same) and any(mirrored)
-
-
-def test_batches_shapes_normalisation_and_coverage():
-    n = 70
-    X = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
-    data = D.TensorData(X, torch.arange(n) % 10)
-    got = list(D.batches(data, 32, shuffle=True, generator=torch.Generator().manual_seed(0)))
-    assert [len(y) for _, y in got] == [32, 32, 6]
-    assert sorted(torch.cat([y for _, y in got]).tolist()) == sorted(data.y.tolist())
-    Xb, yb = next(D.batches(data, n, shuffle=False))
-    mean, std = torch.tensor(D.MEAN).view(1, 3, 1, 1), torch.tensor(D.STD).view(1, 3, 1, 1)
-    torch.testing.assert_close(Xb, (X.float() / 255 - mean) / std)
-    assert Xb.dtype == torch.float32 and torch.equal(yb, data.y)
-    assert len(list(D.batches(data, 32, drop_last=True))) == 2
-    X24, _ = next(D.batches(data, 8, augment=True, resolution=24, channels_last=True))
-    assert X24.shape == (8, 3, 24, 24) and X24.is_contiguous(memory_format=torch.channels_last)
-    sizes = iter([24, 28, 32])
-    shapes = [x.shape[-1] for x, _ in D.batches(data, 30, resolution=lambda: next(sizes))]
-    assert shapes == [24, 28, 32]
-
-
-def test_batches_are_reproducible_from_a_generator():
-    data = D.TensorData(torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8),
-                        torch.arange(40) % 10)
-
-    def run(seed):
-        g = torch.Generator().manual_seed(seed)
-        return torch.cat([x for x, _ in D.batches(data, 16, augment=True, generator=g)])
-
-    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
-    with pytest.raises(ValueError, match="batch_size"):
-        next(D.batches(data, 0))
-
-
-# ------------------------------------------------------------------ the real data, if present
-
-@pytest.mark.skipif(REAL_ROOT is None, reason=f"no local CIFAR-10 ({D.DATA_ENV} unset)")
-def test_real_cifar10_small_subset():
-    data = D.load_split("test", root=REAL_ROOT, per_class=3, seed=0, progress=False)
+def test_real_cifar10_small_subset(cifar_root):
+    data = D.load_split("test", root=cifar_root, per_class=3, seed=0, progress=False)
     assert data.X.shape == (30, 3, 32, 32) and data.class_counts() == [3] * 10
     assert 60 < data.X.float().mean().item() < 200  # real photographs, not blank files
+
+
+def test_cache_follows_a_replaced_image(tree):
+    """The cache was keyed on the folder and file count: a replaced image kept old pixels."""
+    first = D.load_split("train", root=tree)
+    file = tree / "train" / "bird" / "0013.png"
+    i = D.FolderSource(tree, "train").files.index("bird/0013.png")
+    new = np.full((32, 32, 3), 7, np.uint8)
+    from PIL import Image
+
+    Image.fromarray(new).save(file)  # same name, same number of files
+    again = D.load_split("train", root=tree)
+    assert torch.equal(again.X[i], torch.from_numpy(new).permute(2, 0, 1))
+    assert not torch.equal(again.X[i], first.X[i])
+    caches = list((Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("cifar10-train-*.pt"))
+    assert len(caches) == 1  # rewritten in place, not one more file per change
+
+
+def test_status_lists_only_this_trees_caches(tmp_path, tree, splits, monkeypatch):
+    other = write_tree(tmp_path / "other", splits)
+    D.load_split("test", root=other)  # a cache of another tree
+    monkeypatch.setenv(D.DATA_ENV, str(tree))
+    assert "decoded caches of this tree: none yet" in D.data_status()
+    D.load_split("test")
+    assert "decoded caches of this tree: ['test']" in D.data_status()
+
+
+def test_decoded_cache_mode_follows_the_umask(tree):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        D.load_split("test", root=tree)
+    finally:
+        os.umask(old)
+    cache, = (Path(os.environ["HWNAS_CACHE_DIR"]) / "data").glob("cifar10-test-*.pt")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o644

@@ -1,20 +1,30 @@
 """Student notebooks generated from solved ones (write once, generate the exercise copy).
 
 The solved notebooks in ``solutions/`` are the source. Each exercise is a code cell
-tagged ``exercise`` whose answer sits between ``### BEGIN SOLUTION`` and
-``### END SOLUTION``; the next code cell, tagged ``check``, calls a
-``hwnas_lab.checks`` checker. The student copy in ``notebooks/`` is made by nbgrader's
+tagged ``exercise`` that defines a function whose answer sits between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``; the next code cell, tagged ``check``,
+calls that notebook's checker (``hwnas_lab.course.nbNN_*``). The answers to the closing
+questions sit in a markdown cell tagged ``answers``, inside the same markers. The
+student copy in ``notebooks/`` is made by nbgrader's
 ``ClearSolutions`` preprocessor (Hamrick et al., "nbgrader: A Tool for Creating and
 Grading Assignments in the Jupyter Notebook", JOSE 2019) used on its own, which swaps
-each answer for ``raise NotImplementedError()``; then outputs, execution counts and
-metadata noise are dropped so that the file is byte-stable: regenerating an unchanged
-source gives the same bytes, and a test can compare the committed copy with a fresh one.
+each answer for ``raise NotImplementedError()`` (and the written answers for "YOUR ANSWER
+HERE"); then outputs, execution counts and metadata noise are dropped so that the file
+is byte-stable: regenerating an unchanged source gives the same bytes, and a test can
+compare the committed copy with a fresh one.
+
+nbgrader's own metadata is derived from the tags (``grading_metadata``), so a solution
+is also a valid nbgrader source notebook: exercise cells are solution cells, check cells
+autograded test cells worth one point each (``grade_id`` from the exercise's function
+name, so ids are stable), the answers cell an ungraded solution cell. A teacher can run
+``nbgrader generate_assignment`` and ``nbgrader autograde`` on ``solutions/`` as they are.
 
 Rules enforced here (``lint`` lists every break, ``student_notebook`` refuses to
 generate from a notebook that breaks a marker rule):
 
-    * every ``exercise`` cell holds at least one BEGIN/END SOLUTION region;
-    * markers appear only in ``exercise`` cells, paired, not nested;
+    * every ``exercise`` cell holds at least one BEGIN/END SOLUTION region and defines a
+      function (``def name(...)``, its name unique in the notebook);
+    * markers appear only in ``exercise`` and ``answers`` cells, paired, not nested;
     * the next code cell after an ``exercise`` cell is tagged ``check``;
     * the first code cell is tagged ``parameters`` (papermill);
     * committed solutions carry no outputs (``python -m hwnas_lab notebooks`` strips them).
@@ -28,26 +38,26 @@ solution takes to run under each preset (for the README table and notebook intro
 
 from __future__ import annotations
 
-import argparse
 import copy
-import os
-import sys
-import tempfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-from .config import atomic_path
+from ..config import atomic_path
 
 BEGIN = "BEGIN SOLUTION"  # nbgrader's delimiters, matched anywhere in a line (as it does);
 END = "END SOLUTION"  # write them as "### BEGIN SOLUTION" / "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
-KEEP_CELL_METADATA = ("tags",)  # everything else (execution, papermill, scrolled...) is noise
+KEEP_CELL_METADATA = ("tags",)  # everything else (execution, papermill, nbgrader...) is rebuilt
+TEXT_STUB = "YOUR ANSWER HERE"  # what a student copy shows in place of the written answers
+SOLUTION_TAGS = ("exercise", "answers")  # cells that may hold solution regions
+NBGRADER_SCHEMA = 3  # nbgrader's cell-metadata schema version
 NB_VERSION = (4, 5)  # nbformat version written (4.5: cells carry ids)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout holding solutions/ and notebooks/
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding solutions/ and notebooks/
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -61,21 +71,23 @@ def tags(cell: NotebookNode) -> list[str]:
 
 
 def read(path: str | Path) -> NotebookNode:
+    """The notebook at ``path``; a ``NotebookError`` naming it if it is not a valid notebook."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
-    return nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # truncated JSON, "{}", a schema error deep in nbformat
+        text = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise NotebookError(f"{path} is not a valid notebook ({text}); restore it (e.g. `git "
+                            f"checkout -- {path}`) or re-save it from Jupyter") from None
+    return nb
 
 
 def to_text(nb: NotebookNode) -> str:
     """The canonical serialisation (sorted keys, one-space indent, final newline)."""
     return nbformat.writes(nb, version=4) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8, ``\\n`` line ends)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
 
 
 # ----- the rules ---------------------------------------------------------------------
@@ -108,10 +120,48 @@ def marker_errors(nb: NotebookNode) -> list[str]:
             elif n == 0:
                 problems.append(f"{where}: tagged 'exercise' but has no ### {BEGIN} / ### {END} "
                                 "region; wrap the answer in the markers")
+            elif exercise_name(cell) is None:
+                problems.append(f"{where}: an exercise cell must define the function the learner "
+                                "writes (def name(...):)")
+        elif "answers" in tags(cell):
+            if cell.cell_type != "markdown" or n == 0:
+                problems.append(f"{where}: an 'answers' cell is a markdown cell with the answers "
+                                f"between ### {BEGIN} and ### {END}")
         elif n:
-            problems.append(f"{where}: solution markers outside a cell tagged 'exercise'; "
-                            "tag the cell 'exercise' or remove the markers")
+            problems.append(f"{where}: solution markers outside a cell tagged 'exercise' or "
+                            "'answers'; tag the cell or remove the markers")
+    names = [exercise_name(c) for c in nb.cells if "exercise" in tags(c)]
+    repeated = sorted({n for n in names if n and names.count(n) > 1})
+    if repeated:
+        problems.append(f"exercise functions defined twice: {repeated}; each exercise needs its "
+                        "own function name (it becomes the nbgrader grade id)")
     return problems
+
+
+def exercise_name(cell: NotebookNode) -> str | None:
+    """The name of the first function an exercise cell defines (its nbgrader grade id)."""
+    match = re.search(r"^def (\w+)\(", cell.source, flags=re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def grading_metadata(nb: NotebookNode) -> None:
+    """Set nbgrader's cell metadata from the tags, in place (see the module docstring)."""
+    last_exercise = None
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+        kind = tags(cell)
+        meta = {"schema_version": NBGRADER_SCHEMA, "task": False, "locked": False}
+        if "exercise" in kind:
+            last_exercise = exercise_name(cell)
+            meta.update(grade=False, solution=True, grade_id=last_exercise)
+        elif "check" in kind and last_exercise:
+            meta.update(grade=True, solution=False, locked=True, points=1,
+                        grade_id=f"check_{last_exercise}")
+        elif "answers" in kind:
+            meta.update(grade=False, solution=True, grade_id="answers")
+        else:
+            continue
+        cell.metadata["nbgrader"] = meta
 
 
 def lint(nb: NotebookNode) -> list[str]:
@@ -125,7 +175,7 @@ def lint(nb: NotebookNode) -> list[str]:
         if "exercise" in tags(cell):
             if k + 1 == len(code) or "check" not in tags(code[k + 1][1]):
                 problems.append(f"cell {i}: the code cell after an 'exercise' cell must be "
-                                "tagged 'check' and call a hwnas_lab.checks checker")
+                                "tagged 'check' and call the notebook's checker")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i}: committed solution has outputs; run "
@@ -144,18 +194,21 @@ def solution_lines(cell: NotebookNode) -> set[str]:
             in_region = False
         elif text and not text.startswith("#"):
             (inside if in_region else outside).add(text)
-    return inside - outside - {l.strip() for l in CODE_STUB.split("\n")}
+    return inside - outside - {l.strip() for l in CODE_STUB.split("\n")} - {TEXT_STUB}
 
 
 def leaks(student: NotebookNode, solution: NotebookNode) -> list[str]:
     """Signs that ``student`` still holds an answer of ``solution`` (empty list: clean)."""
     found = []
     # the k-th exercise cell of the student copy against the k-th of the solution
-    answers = iter([solution_lines(c) for c in solution.cells if "exercise" in tags(c)])
+    def holds_answers(cell: NotebookNode) -> bool:
+        return any(t in tags(cell) for t in SOLUTION_TAGS)
+
+    answers = iter([solution_lines(c) for c in solution.cells if holds_answers(c)])
     for i, cell in enumerate(student.cells):
         if BEGIN in cell.source or END in cell.source:
             found.append(f"cell {i}: solution markers left in the student notebook")
-        if cell.cell_type == "code" and "exercise" in tags(cell):
+        if holds_answers(cell):
             lines = {l.strip() for l in cell.source.split("\n")} & next(answers, set())
             found += [f"cell {i}: answer line {l!r}" for l in sorted(lines)]
     return found
@@ -163,7 +216,8 @@ def leaks(student: NotebookNode, solution: NotebookNode) -> list[str]:
 
 # ----- cleaning and generating ----------------------------------------------------------
 def clean(nb: NotebookNode) -> NotebookNode:
-    """A copy of ``nb`` without outputs, execution counts or metadata noise; stable cell ids."""
+    """A copy of ``nb`` without outputs, execution counts or metadata noise, with nbgrader
+    metadata from the tags and stable cell ids."""
     nb = copy.deepcopy(nb)
     nb.nbformat, nb.nbformat_minor = NB_VERSION
     kernelspec = nb.metadata.get("kernelspec") or {
@@ -183,6 +237,7 @@ def clean(nb: NotebookNode) -> NotebookNode:
             cell_id = f"cell-{i:03d}"
         cell.id = cell_id
         seen.add(cell_id)
+    grading_metadata(nb)
     nbformat.validate(nb)
     return nb
 
@@ -195,8 +250,7 @@ def student_notebook(solution: NotebookNode) -> NotebookNode:
     if problems:
         raise NotebookError("cannot generate a student notebook:\n  " + "\n  ".join(problems))
     nb = clean(solution)
-    # enforce_metadata=False: we mark exercises with a tag, not nbgrader's database metadata.
-    clearer = ClearSolutions(enforce_metadata=False, code_stub={"python": CODE_STUB})
+    clearer = ClearSolutions(code_stub={"python": CODE_STUB}, text_stub=TEXT_STUB)
     nb, _ = clearer.preprocess(nb, {})
     left = leaks(nb, solution)
     if left:  # would mean ClearSolutions missed a region; never write such a file
@@ -229,7 +283,7 @@ class Report:
         return out + self.problems
 
 
-def _solutions(solutions_dir: Path) -> list[Path]:
+def solution_paths(solutions_dir: Path) -> list[Path]:
     if not solutions_dir.is_dir():
         raise FileNotFoundError(f"no solutions folder at {solutions_dir}; run from the "
                                 "repository checkout or pass --solutions")
@@ -241,15 +295,19 @@ def check(solutions_dir: str | Path = SOLUTIONS_DIR,
     """Compare committed student notebooks with freshly generated ones; write nothing."""
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
     report = Report()
-    sources = _solutions(solutions_dir)
+    sources = solution_paths(solutions_dir)
     for src in sources:
-        solution = read(src)
-        report.problems += [f"{src.name}: {p}" for p in lint(solution)]
         dst = student_path(src, notebooks_dir)
-        if not dst.exists():
-            report.missing.append(dst.name)
+        try:
+            solution = read(src)
+            report.problems += [f"{src.name}: {p}" for p in lint(solution)]
+            if not dst.exists():
+                report.missing.append(dst.name)
+                continue
+            report.problems += [f"{dst.name}: {p}" for p in leaks(read(dst), solution)]
+        except NotebookError as err:  # unreadable: say which, check the others
+            report.problems.append(str(err))
             continue
-        report.problems += [f"{dst.name}: {p}" for p in leaks(read(dst), solution)]
         try:
             fresh = to_text(student_notebook(solution))
         except NotebookError:
@@ -271,12 +329,13 @@ def generate(solutions_dir: str | Path = SOLUTIONS_DIR, notebooks_dir: str | Pat
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
     plan: dict[Path, str] = {}
     errors = []
-    for src in _solutions(solutions_dir):
-        solution = read(src)
+    for src in solution_paths(solutions_dir):
         try:
+            solution = read(src)
             plan[student_path(src, notebooks_dir)] = to_text(student_notebook(solution))
         except NotebookError as err:
             errors.append(f"{src.name}: {err}")
+            continue
         if strip_solutions:
             plan[src] = to_text(clean(solution))
     if errors:
@@ -284,84 +343,7 @@ def generate(solutions_dir: str | Path = SOLUTIONS_DIR, notebooks_dir: str | Pat
     written = []
     for path, text in plan.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            write_atomic(path, text)
+            with atomic_path(path) as tmp:
+                tmp.write_text(text, encoding="utf-8", newline="\n")
             written.append(path)
     return written
-
-
-# ----- timing --------------------------------------------------------------------------
-def time_notebook(path: str | Path, preset: str, kernel_name: str = "python3") -> float:
-    """Wall-clock seconds to run one notebook with papermill under ``preset`` (kernel start
-    included), in a temporary folder; raises papermill's error if a cell fails."""
-    import time
-
-    import papermill
-
-    from .config import PRESET_ENV, get_preset
-
-    get_preset(preset)  # unknown preset: ValueError before any work
-    path = Path(path)
-    old = os.environ.get(PRESET_ENV)
-    os.environ[PRESET_ENV] = preset  # the kernel inherits this process's environment
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            papermill.execute_notebook(str(path), str(Path(tmp) / path.name),
-                                       kernel_name=kernel_name, cwd=str(path.parent),
-                                       progress_bar=False, log_output=False)
-            return time.perf_counter() - start
-    finally:
-        if old is None:
-            os.environ.pop(PRESET_ENV, None)
-        else:
-            os.environ[PRESET_ENV] = old
-
-
-# ----- CLI -----------------------------------------------------------------------------
-def cmd_notebooks(args: argparse.Namespace) -> int:
-    if args.time:
-        import platform
-
-        paths = _solutions(Path(args.solutions))
-        if args.only:
-            paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
-            if not paths:
-                raise ValueError(f"no solution notebook starts with {args.only}")
-        print(f"# wall-clock seconds per notebook (papermill, kernel start included); "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-        for path in paths:
-            for preset in args.time:
-                print(f"{path.name:32s} {preset:7s} {time_notebook(path, preset):8.1f} s", flush=True)
-        return 0
-    if args.check:
-        report = check(args.solutions, args.notebooks)
-        for line in report.lines():
-            print(line, file=sys.stderr)
-        if not report.ok:
-            print("student notebooks are out of date or malformed; fix the solutions and run "
-                  "`python -m hwnas_lab notebooks`", file=sys.stderr)
-            return 1
-        print(f"{len(_solutions(Path(args.solutions)))} student notebooks up to date")
-        return 0
-    written = generate(args.solutions, args.notebooks, strip_solutions=not args.keep_outputs)
-    for path in written:
-        print(f"wrote {path}")
-    print(f"{len(written)} file(s) changed")
-    return 0
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("notebooks", help="generate student notebooks from solutions/",
-                              description="Generate notebooks/*.ipynb from solutions/*.ipynb "
-                              "(answers replaced by stubs, outputs cleared).")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 listing stale or malformed notebooks")
-    p.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="folder of solved notebooks")
-    p.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="folder of student notebooks")
-    p.add_argument("--keep-outputs", action="store_true",
-                   help="do not strip outputs from the solution notebooks")
-    p.add_argument("--time", nargs="+", metavar="PRESET",
-                   help="instead: run each solution under these presets and print seconds")
-    p.add_argument("--only", nargs="+", metavar="PREFIX",
-                   help="with --time: only notebooks whose name starts with these, e.g. 00")
-    p.set_defaults(func=cmd_notebooks)

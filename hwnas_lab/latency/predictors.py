@@ -16,7 +16,7 @@ et al., MobiSys 2021) learns kernel-level predictors for this. Here, each a step
   its last layer starts at zero, so before training it equals the calibrated sum, and
   weight decay keeps it near it.
 
-All are scored with :func:`hwnas_lab.latency.latency_metrics` on held-out random
+All are scored with :func:`hwnas_lab.latency.noise.latency_metrics` on held-out random
 subnetworks (:func:`validate_table`), beside the measurement's own noise floor.
 """
 
@@ -29,9 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .latency import LatencyMetrics, NoiseFloor, latency_metrics, measure_archs, noise_floor
-from .lut import ArchArrays, LatencyTable
-from .space import Arch, make_rng
+from ..arch import Arch, ArchBatch
+from ..blocks import build_net
+from ..space import make_rng
+from .lut import LatencyTable
+from .measure import measure_archs
+from .noise import LatencyMetrics, NoiseFloor, latency_metrics, noise_floor
 
 
 def _measured(values: Sequence[float]) -> np.ndarray:
@@ -52,7 +55,7 @@ class SumPredictor:
     def fit(self, archs: Sequence[Arch], measured_ms: Sequence[float]) -> "SumPredictor":
         return self
 
-    def predict(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def predict(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         return self.table.predict_batch(archs)
 
 
@@ -71,8 +74,8 @@ class CalibratedSum(SumPredictor):
         super().__init__(table)
         self.scale, self.per_op_ms, self.overhead_ms = 1.0, 0.0, 0.0  # identity until fit
 
-    def _design(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
-        arrays = archs if isinstance(archs, ArchArrays) else ArchArrays.from_archs(self.table.space, archs)
+    def _design(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
+        arrays = ArchBatch.from_archs(self.table.space, archs)
         n_ops = arrays.d.sum(1) + 2.0  # blocks + stem + head
         return np.stack([self.table.predict_batch(arrays), n_ops, np.ones(len(arrays))], axis=1)
 
@@ -91,7 +94,7 @@ class CalibratedSum(SumPredictor):
         self.scale, self.per_op_ms, self.overhead_ms = (float(c) for c in coef)
         return self
 
-    def predict(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def predict(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         return self._design(archs) @ np.array([self.scale, self.per_op_ms, self.overhead_ms])
 
 
@@ -140,11 +143,9 @@ class MLPPredictor(CalibratedSum):
             opt.step()
         return self
 
-    def predict(self, archs: "Sequence[Arch] | ArchArrays") -> np.ndarray:
+    def predict(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
         if self.net is None:
             raise ValueError("MLPPredictor.predict before fit: call fit(archs, measured_ms) first")
-        if isinstance(archs, ArchArrays):
-            raise ValueError("MLPPredictor needs Arch objects (for encode_batch), not ArchArrays")
         base = np.maximum(super().predict(archs), 1e-6)
         with torch.no_grad():
             corr = self.net(self._features(archs, base)).squeeze(1).numpy()
@@ -191,8 +192,6 @@ def validate_table(table: LatencyTable, n_train: int = 40, n_test: int = 40, rep
                    progress: bool = True) -> Validation:
     """Measure ``n_train + n_test`` random subnetworks on the table's target, fit the
     predictors on the first ``n_train``, score all on the rest; plus a noise floor."""
-    from .blocks import build_net
-
     if n_train < 2 or n_test < 2:
         raise ValueError(f"validate needs n_train >= 2 and n_test >= 2, got {n_train} and {n_test}")
     space, rng = table.space, make_rng(seed)

@@ -1,4 +1,4 @@
-"""Measuring latency on the learner's own machine: the protocol, targets, noise floor, metrics.
+"""Measuring latency on the learner's own machine: the measurement protocol and the targets.
 
 Hardware-aware NAS optimises the latency of a *target*; FLOPs are only a proxy
 (Tan et al., CVPR 2019, "MnasNet"; Cai et al., ICLR 2019, "ProxylessNAS"). This module
@@ -12,25 +12,22 @@ measures it, following the practice of nn-Meter (Zhang et al., MobiSys 2021):
   thread (mobile-like), PyTorch on all cores, ONNX Runtime's CPU execution provider
   with its threads set explicitly, CUDA when a GPU is present. They rank networks
   differently, which is the point of hardware-aware search.
-* **Noise floor.** The same networks measured again and again, interleaved: treating one
-  round's measurement as a "prediction" of another's gives the best score any latency
-  predictor can reach on this machine (:class:`NoiseFloor`).
-* **Metrics.** RMSE, mean absolute percentage error, the share within +-5 % and +-10 %
-  (nn-Meter's measure) and Kendall's tau (:func:`latency_metrics`).
 
-The latency table built from these measurements lives in :mod:`hwnas_lab.lut`.
+The noise floor and the metrics that score predictions are in
+:mod:`hwnas_lab.latency.noise`; the latency table built from these measurements in
+:mod:`hwnas_lab.latency.lut`.
 """
 
 from __future__ import annotations
 
+import copy
 import io
-import itertools
 import logging
 import os
 import platform
 import timeit
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
@@ -42,7 +39,13 @@ from torch import nn
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 from torch.utils.benchmark import Timer  # noqa: E402
 
-from .space import Arch, LayerSpec, SearchSpace
+from tqdm.auto import tqdm
+
+from ..arch import Arch
+from ..blocks import build_layer, build_net
+from ..config import check_int, torch_threads
+from ..space import LayerSpec, SearchSpace
+from ..stats import quartiles
 
 TARGET_KINDS = ("torch", "onnxruntime", "cuda")
 TARGET_ALIASES = {  # name -> (kind, threads); None threads: the caller's (default 1)
@@ -108,10 +111,7 @@ class Target:
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
             raise ValueError(f"unknown target kind {self.kind!r}; choose one of {list(TARGET_KINDS)}")
-        if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) \
-                or self.threads < 1:
-            raise ValueError(f"threads must be a positive int, got {self.threads!r} "
-                             f"(this machine has {all_threads()} cores)")
+        check_int(f"threads (this machine has {all_threads()} cores)", self.threads)
         if self.kind == "cuda" and not cuda_available():
             raise ValueError("target 'cuda' needs a GPU, but torch.cuda.is_available() is False; "
                              "use a CPU target (torch, onnxruntime) on this machine")
@@ -135,8 +135,8 @@ class Target:
                 with torch.inference_mode():
                     return net(x)
             return run
-        if self.kind == "cuda":
-            net_gpu, x_gpu = net.to("cuda"), x.to("cuda")
+        if self.kind == "cuda":  # a copy: the caller's network stays where it is
+            net_gpu, x_gpu = copy.deepcopy(net).to("cuda"), x.to("cuda")
 
             def run_gpu() -> object:
                 with torch.inference_mode():
@@ -172,10 +172,8 @@ def get_target(target: "str | Target" = "torch", threads: int | None = None) -> 
         if threads is not None and threads != target.threads:
             return Target(target.kind, threads)
         return target
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-                                or threads < 1):
-        raise ValueError(f"threads must be a positive int, got {threads!r} "
-                         f"(this machine has {all_threads()} cores)")
+    if threads is not None:
+        check_int(f"threads (this machine has {all_threads()} cores)", threads)
     name = str(target).lower()
     if name in TARGET_ALIASES:
         kind, fixed = TARGET_ALIASES[name]
@@ -189,16 +187,6 @@ def get_target(target: "str | Target" = "torch", threads: int | None = None) -> 
     if fixed == 0:
         fixed = all_threads()
     return Target(kind, threads if threads is not None else (fixed or 1))
-
-
-def default_targets() -> list[Target]:
-    """The targets the course compares: torch on 1 and all threads, ONNX Runtime, CUDA if any."""
-    targets = [Target("torch", 1), Target("torch", all_threads()), Target("onnxruntime", 1)]
-    if all_threads() == 1:
-        targets.pop(1)
-    if cuda_available():
-        targets.append(Target("cuda", 1))
-    return targets
 
 
 # ----- the measurement protocol ---------------------------------------------------------
@@ -224,11 +212,6 @@ class LatencyResult:
                 f"x {self.number} calls, {self.target})")
 
 
-def _check_count(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
 def measure_latency(net: nn.Module, input_shape: Sequence[int] | None = None, threads: int | None = None,
                     repeats: int = 15, warmup: int = 5, target: "str | Target" = "torch",
                     min_sample_ms: float = 0.2) -> LatencyResult:
@@ -244,8 +227,8 @@ def measure_latency(net: nn.Module, input_shape: Sequence[int] | None = None, th
     overrides the thread count of ``target``.
     """
     tgt = get_target(target, threads)
-    _check_count("repeats", repeats, 1)
-    _check_count("warmup", warmup, 0)
+    check_int("repeats", repeats, 1)
+    check_int("warmup", warmup, 0)
     if input_shape is None:
         if not hasattr(net, "input_shape"):
             raise ValueError("give input_shape, e.g. (1, 3, 32, 32): this module has no input_shape()")
@@ -260,22 +243,18 @@ def measure_latency(net: nn.Module, input_shape: Sequence[int] | None = None, th
 def time_runner(run: Callable[[], object], target: Target, repeats: int = 15, warmup: int = 5,
                 min_sample_ms: float = 0.2, batch: int = 1) -> LatencyResult:
     """The timing part of :func:`measure_latency`, for a runner from ``Target.prepare``."""
-    _check_count("repeats", repeats, 1)
-    _check_count("warmup", warmup, 0)
+    check_int("repeats", repeats, 1)
+    check_int("warmup", warmup, 0)
     timer = Timer(stmt="run()", globals={"run": run}, num_threads=target.threads,
                   timer=torch.utils.benchmark.utils.timer.timer if target.kind == "cuda"
                   else timeit.default_timer)
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(target.threads)
-    try:
+    with torch_threads(target.threads):
         for _ in range(warmup):
             run()
         once_s = timer.timeit(1).median  # Timer.timeit also warms up twice itself
         number = max(1, int(np.ceil(min_sample_ms / 1e3 / max(once_s, 1e-7))))
         samples = [timer.timeit(number).median * 1e3 for _ in range(repeats)]
-    finally:
-        torch.set_num_threads(torch_threads)
-    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    q1, med, q3 = quartiles(samples)
     return LatencyResult(float(med), float(q3 - q1), tuple(float(s) for s in samples),
                          target.threads, target.name, number, batch)
 
@@ -283,8 +262,6 @@ def time_runner(run: Callable[[], object], target: Target, repeats: int = 15, wa
 def measure_layer(spec: LayerSpec, target: "str | Target" = "torch", repeats: int = 15,
                   warmup: int = 5, batch: int = 1) -> LatencyResult:
     """Latency of one operator of the search space, measured in isolation."""
-    from .blocks import build_layer
-
     layer = build_layer(spec)
     return measure_latency(layer, (batch, spec.cin, spec.in_size, spec.in_size),
                            repeats=repeats, warmup=warmup, target=get_target(target))
@@ -293,131 +270,8 @@ def measure_layer(spec: LayerSpec, target: "str | Target" = "torch", repeats: in
 def measure_archs(space: SearchSpace, archs: Sequence[Arch], target: "str | Target" = "torch",
                   repeats: int = 15, warmup: int = 5, progress: bool = True) -> list[LatencyResult]:
     """End-to-end latency of each architecture (its static network, batch 1)."""
-    from tqdm.auto import tqdm
-
-    from .blocks import build_net
-
     tgt = get_target(target)
     return [measure_latency(build_net(space, a), repeats=repeats, warmup=warmup, target=tgt)
             for a in tqdm(archs, desc=f"measure {tgt.name}", disable=not progress, leave=False)]
 
 
-# ----- metrics ---------------------------------------------------------------------------
-def _as_arrays(pred: Sequence[float], meas: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    p, m = np.asarray(pred, dtype=np.float64).ravel(), np.asarray(meas, dtype=np.float64).ravel()
-    if p.shape != m.shape or p.size == 0:
-        raise ValueError(f"predictions ({p.size}) and measurements ({m.size}) must be non-empty "
-                         "and of equal length")
-    if np.any(m <= 0):
-        raise ValueError("measured latencies must be positive (a relative error divides by them)")
-    return p, m
-
-
-def within_pct(pred: Sequence[float], meas: Sequence[float], pct: float = 10.0) -> float:
-    """Share (0..1) of predictions within +-``pct`` % of the measurement (nn-Meter's measure)."""
-    p, m = _as_arrays(pred, meas)
-    return float(np.mean(np.abs(p - m) / m <= pct / 100.0 + 1e-12))  # band edge inside
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's tau-b rank correlation (ties handled), O(n^2) in numpy."""
-    a, b = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
-    if a.shape != b.shape or a.size < 2:
-        raise ValueError("kendall_tau needs two sequences of equal length >= 2")
-    i, j = np.triu_indices(a.size, k=1)
-    sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
-    denom = np.sqrt(np.count_nonzero(sa) * np.count_nonzero(sb))
-    return float(np.sum(sa * sb) / denom) if denom > 0 else float("nan")
-
-
-@dataclass(frozen=True)
-class LatencyMetrics:
-    """How well predicted latencies match measured ones."""
-
-    rmse_ms: float  # root mean squared error
-    mape_pct: float  # mean absolute percentage error
-    within5: float  # share within +-5 %
-    within10: float  # share within +-10 %
-    kendall_tau: float  # rank agreement, 1 = same order
-    n: int  # number of (prediction, measurement) pairs
-
-    def __str__(self) -> str:
-        return (f"RMSE {self.rmse_ms:.3f} ms, MAPE {self.mape_pct:.1f} %, "
-                f"+-5 % {100 * self.within5:.0f} %, +-10 % {100 * self.within10:.0f} %, "
-                f"tau {self.kendall_tau:.3f} (n={self.n})")
-
-
-def latency_metrics(pred: Sequence[float], meas: Sequence[float]) -> LatencyMetrics:
-    """RMSE, MAPE, share within +-5/10 % and Kendall's tau of ``pred`` against ``meas``."""
-    p, m = _as_arrays(pred, meas)
-    rel = np.abs(p - m) / m
-    tau = kendall_tau(p, m) if p.size >= 2 else float("nan")
-    return LatencyMetrics(float(np.sqrt(np.mean((p - m) ** 2))), float(100 * rel.mean()),
-                          float(np.mean(rel <= 0.05 + 1e-12)), float(np.mean(rel <= 0.10 + 1e-12)),
-                          tau, int(p.size))
-
-
-# ----- the noise floor -------------------------------------------------------------------
-@dataclass
-class NoiseFloor:
-    """Repeated, interleaved measurements of the same networks on one target.
-
-    ``medians_ms[k, j]`` is round ``k``'s median for network ``j``. Using one round as a
-    "prediction" of another (every ordered pair of rounds) scores the measurement
-    against itself: no predictor can beat it on this machine.
-    """
-
-    target: str  # Target.name
-    names: list[str]  # one per network
-    medians_ms: np.ndarray  # shape (rounds, networks)
-    iqrs_ms: np.ndarray  # within-measurement IQRs, same shape
-    info: dict = field(default_factory=machine_info)  # machine the rounds ran on
-
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(as-if-predicted, measured): every ordered pair of different rounds, every network."""
-        rounds = self.medians_ms.shape[0]
-        if rounds < 2:
-            raise ValueError("a noise floor needs at least 2 rounds")
-        ab = np.array(list(itertools.permutations(range(rounds), 2)))
-        return self.medians_ms[ab[:, 0]].ravel(), self.medians_ms[ab[:, 1]].ravel()
-
-    def metrics(self) -> LatencyMetrics:
-        return latency_metrics(*self.pairs())
-
-    @property
-    def rel_spread_pct(self) -> float:
-        """Median over networks of (IQR across rounds / median), in percent."""
-        q1, med, q3 = np.percentile(self.medians_ms, [25, 50, 75], axis=0)
-        return float(100 * np.median((q3 - q1) / med))
-
-    def __str__(self) -> str:
-        m = self.metrics()
-        return (f"noise floor on {self.target} ({self.info.get('cpu')}): {self.medians_ms.shape[0]} "
-                f"rounds x {len(self.names)} nets; round-to-round spread {self.rel_spread_pct:.1f} %, "
-                f"repeat-vs-repeat MAPE {m.mape_pct:.1f} %, within +-10 % {100 * m.within10:.0f} %, "
-                f"within +-5 % {100 * m.within5:.0f} %")
-
-
-def noise_floor(nets: Sequence[nn.Module], target: "str | Target" = "torch", rounds: int = 5,
-                repeats: int = 15, warmup: int = 5, names: Sequence[str] | None = None,
-                progress: bool = True) -> NoiseFloor:
-    """Measure every net ``rounds`` times, interleaved (net 1, net 2, ..., net 1, ...)."""
-    from tqdm.auto import tqdm
-
-    _check_count("rounds", rounds, 2)
-    if not nets:
-        raise ValueError("noise_floor needs at least one network")
-    tgt = get_target(target)
-    names = list(names) if names is not None else [f"net{i}" for i in range(len(nets))]
-    med, iqr = np.zeros((rounds, len(nets))), np.zeros((rounds, len(nets)))
-    bar = tqdm(total=rounds * len(nets), desc=f"noise floor {tgt.name}", disable=not progress,
-               leave=False)
-    runners = [tgt.prepare(net, net.input_shape(1) if hasattr(net, "input_shape") else (1, 3, 32, 32))
-               for net in nets]  # prepared once (an ONNX export per net, not per round)
-    for k in range(rounds):
-        for j, run in enumerate(runners):
-            res = time_runner(run, tgt, repeats=repeats, warmup=warmup)
-            med[k, j], iqr[k, j] = res.median_ms, res.iqr_ms
-            bar.update()
-    bar.close()
-    return NoiseFloor(tgt.name, names, med, iqr)

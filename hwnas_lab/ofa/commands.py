@@ -1,8 +1,8 @@
-"""``python -m hwnas_lab ofa {train,eval,bench}``: Once-for-All from the command line.
+"""``python -m hwnas_lab ofa train | eval | bench``: Once-for-All from the command line.
 
     ofa train --preset {smoke,laptop,gpu} --out DIR [--resume]
     ofa eval CKPT --arch {largest,smallest,random,JSON,FILE.json} [--recal-batches N]
-    ofa bench [--batch-size 128] [--repeats 15]
+    ofa bench [--batch-size 128] [--repeats 15] [--threads 2] [--estimate laptop]
 
 ``train`` runs unchanged under ``torchrun --nproc-per-node N -m hwnas_lab ofa train ...``.
 """
@@ -11,69 +11,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-from pathlib import Path
 
-from ..space import Arch
-
-
-def parse_arch(text: str, space, seed: int = 0) -> Arch:
-    """``largest``, ``smallest``, ``random``, an Arch JSON string or a path to a JSON file."""
-    if text in ("largest", "smallest"):
-        return getattr(space, text)()
-    if text == "random":
-        return space.sample(random.Random(seed))
-    path = Path(text)
-    if not text.lstrip().startswith("{") and path.suffix == ".json":
-        if not path.is_file():
-            raise FileNotFoundError(f"--arch file {path} does not exist")
-        text = path.read_text()
-    if not text.lstrip().startswith("{"):
-        raise ValueError(f"--arch {text!r}: give largest, smallest, random, an Arch JSON "
-                         '(e.g. \'{"ks": [...], "e": [...], "d": [...], "r": 32}\') or a .json file')
-    return Arch.from_json(text).validate(space)
+from ..arch import Arch
+from ..blocks import arch_flops
+from ..data import load_cifar10
+from ..flags import add_out, add_preset, nonnegative_int, positive_float, positive_int
+from .bench import (bench_step_ratio, estimate_from_flops, estimate_wall_time, format_estimate,
+                    format_flops_estimate)
+from .checkpoint import load_checkpoint, supernet_from_checkpoint
+from .schedule import SHRINK_PRESETS, get_shrink_config
+from .shrink import evaluate_subnet, train_supernet
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .shrink import get_shrink_config, train_supernet
-
-    config = get_shrink_config(args.preset)
-    train_supernet(config, args.out, resume=args.resume, progress=not args.no_progress,
-                   device=args.device)
+    train_supernet(get_shrink_config(args.preset), args.out, resume=args.resume,
+                   progress=not args.no_progress, device=args.device)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..data import load_cifar10
-    from .shrink import evaluate_subnet, load_checkpoint, load_supernet
-
-    net = load_supernet(args.ckpt)
     ckpt = load_checkpoint(args.ckpt)
-    arch = parse_arch(args.arch, net.space, args.seed)
-    preset = args.preset or ckpt["config"]["preset"]
-    data = load_cifar10(preset, progress=False)
+    net = supernet_from_checkpoint(ckpt, where=f"checkpoint {args.ckpt}")
+    arch = Arch.parse(args.arch, net.space, args.seed)
+    data = load_cifar10(args.preset or ckpt["config"]["preset"], progress=False)
     split = getattr(data, args.split)
     before = evaluate_subnet(net, arch, data.train, split, recal_batches=0)
-    after = evaluate_subnet(net, arch, data.train, split, recal_batches=args.recal_batches,
-                            seed=args.seed)
-    from ..blocks import arch_flops
-
     result = {"arch": arch.to_dict(), "split": args.split, "images": len(split),
-              "acc_supernet_bn": before, "acc_recalibrated": after,
-              "recal_batches": args.recal_batches, "mflops": arch_flops(net.space, arch) / 1e6}
-    print(f"{arch}\n{args.split} accuracy on {len(split)} images: {after:.4f} after BN "
-          f"recalibration ({args.recal_batches} batches), {before:.4f} with the supernet's "
-          f"statistics; {result['mflops']:.1f} MFLOPs")
+              "acc_supernet_bn": before, "mflops": arch_flops(net.space, arch) / 1e6}
+    text = f"{before:.4f} with the supernet's statistics"
+    if args.recal_batches > 0:
+        after = evaluate_subnet(net, arch, data.train, split, recal_batches=args.recal_batches,
+                                seed=args.seed)
+        result.update(acc_recalibrated=after, recal_batches=args.recal_batches)
+        text = (f"{after:.4f} after BN recalibration ({args.recal_batches} batches), " + text)
+    print(f"{arch}\n{args.split} accuracy on {len(split)} images: {text}; "
+          f"{result['mflops']:.1f} MFLOPs")
     if args.json:
         print(json.dumps(result))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import (bench_step_ratio, estimate_from_flops, estimate_wall_time,
-                        format_estimate, format_flops_estimate)
-    from .shrink import get_shrink_config
-
     rows = bench_step_ratio(batch_size=args.batch_size, repeats=args.repeats,
                             threads=args.threads)
     for row in rows:
@@ -98,8 +76,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cmds = ofa.add_subparsers(dest="ofa_command", required=True, metavar="OFA_COMMAND")
 
     train = cmds.add_parser("train", help="progressive shrinking (resumable; torchrun-ready)")
-    train.add_argument("--preset", required=True, choices=["smoke", "laptop", "gpu"])
-    train.add_argument("--out", required=True, help="run folder (last.pt, log.jsonl, supernet.pt)")
+    add_preset(train, required=True)
+    add_out(train, "the run (last.pt, log.jsonl, supernet.pt)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -109,22 +87,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("ckpt", help="supernet.pt / last.pt or a run folder")
     ev.add_argument("--arch", default="largest",
                     help="largest, smallest, random, an Arch JSON or a .json file")
-    ev.add_argument("--preset", default=None, help="data preset (default: the checkpoint's)")
+    add_preset(ev)
     ev.add_argument("--split", default="test", choices=["val", "test"])
-    ev.add_argument("--recal-batches", type=int, default=10, help="BN recalibration batches")
+    ev.add_argument("--recal-batches", type=nonnegative_int, default=10,
+                    help="BN recalibration batches (0: the supernet's statistics only)")
     ev.add_argument("--seed", type=int, default=0, help="for --arch random and recalibration")
     ev.add_argument("--json", action="store_true", help="also print the result as JSON")
     ev.set_defaults(func=cmd_eval)
 
     bench = cmds.add_parser("bench", help="training step: supernet vs extracted static subnet")
-    bench.add_argument("--batch-size", type=int, default=128)
-    bench.add_argument("--repeats", type=int, default=15, help="paired timed steps per arch")
-    bench.add_argument("--threads", type=int, default=2)
-    bench.add_argument("--estimate", default="laptop", choices=["", "smoke", "laptop", "gpu"],
+    bench.add_argument("--batch-size", type=positive_int, default=128)
+    bench.add_argument("--repeats", type=positive_int, default=15, help="paired timed steps per arch")
+    bench.add_argument("--threads", type=positive_int, default=2)
+    bench.add_argument("--estimate", default="laptop", choices=["", *SHRINK_PRESETS],
                        help="also estimate this preset's wall time ('' skips): FLOPs-scaled from the "
                        "measured largest-subnet throughput")
-    bench.add_argument("--estimate-steps", type=int, default=0,
+    bench.add_argument("--estimate-steps", type=nonnegative_int, default=0,
                        help="also time this many real steps per phase and extrapolate (0: skip)")
-    bench.add_argument("--nominal-img-s", type=float, default=0.0,
+    bench.add_argument("--nominal-img-s", type=positive_float, default=None,
                        help="also scale the estimate to this largest-subnet throughput")
     bench.set_defaults(func=cmd_bench)

@@ -1,0 +1,141 @@
+"""The schedule of progressive shrinking: phases, what they sample, per-preset configs.
+
+Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
+Deployment", ICLR 2020, Section 3.3 and Fig. 3: train the largest network first, then
+let the supernet shrink one dimension at a time, each phase sampling random subnets
+from a growing set while the largest network teaches them:
+
+    largest  ->  elastic kernel  ->  elastic depth (2 steps)  ->  elastic expand (2 steps)
+
+with elastic resolution throughout. ``Phase`` rows of a ``ShrinkConfig`` per preset
+(``SHRINK_PRESETS``) set epochs, learning rates and subnets per step; what every training
+run shares (batch size, momentum, weight decay, label smoothing ...) is
+``hwnas_lab.train.OptimConfig``, which ``ShrinkConfig`` extends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from ..config import check_int, get_preset
+from ..space import SearchSpace, get_space
+from ..train import OptimConfig
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of progressive shrinking: which choices are elastic, for how long."""
+
+    name: str  # shown in logs and plots
+    epochs: int  # passes over the training split
+    lr: float  # peak learning rate; cosine decay to 0 within the phase
+    ks: tuple[int, ...] | None = None  # kernel sizes sampled (None: all of the space's)
+    e: tuple[int, ...] | None = None  # expand ratios sampled (None: all)
+    d: tuple[int, ...] | None = None  # stage depths sampled (None: all)
+    n_subnets: int = 1  # random subnets per step; their losses add up (OFA: 1, 2, 4)
+    kd: float = 1.0  # weight of the distillation loss (0: no teacher, phase 1)
+    reorder: bool = False  # sort hidden channels by importance before the phase
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up at the start of the phase
+
+    def __post_init__(self) -> None:
+        check_int(f"Phase {self.name!r} epochs", self.epochs)
+        check_int(f"Phase {self.name!r} n_subnets", self.n_subnets)
+        if not self.lr > 0 or self.kd < 0:
+            raise ValueError(f"Phase {self.name!r}: lr must be > 0 and kd >= 0, got lr "
+                             f"{self.lr!r}, kd {self.kd!r}")
+
+    def choices(self) -> dict:
+        """The subsets to sample from, as keyword arguments of ``SearchSpace.sample``."""
+        return {"ks": self.ks, "e": self.e, "d": self.d}
+
+
+def progressive_phases(space: SearchSpace, epochs: tuple[int, int, int, int, int, int],
+                       lrs: tuple[float, ...], n_subnets: tuple[int, ...] = (1, 1, 2, 2, 4, 4),
+                       warmup_epochs: float = 0.0) -> tuple[Phase, ...]:
+    """OFA's six phases over ``space``: largest, kernel, depth x2, expand x2.
+
+    Depth and expand grow by one choice at a time from the largest (e.g. d {4} -> {3, 4} ->
+    {2, 3, 4}); kernel opens all sizes at once, as in OFA.
+    """
+    ks, e, d = space.ks_choices, space.e_choices, space.d_choices
+    names = ("largest", "kernel", "depth-1", "depth-2", "expand-1", "expand-2")
+    sets = [(ks[-1:], e[-1:], d[-1:]), (ks, e[-1:], d[-1:]), (ks, e[-1:], d[-2:]),
+            (ks, e[-1:], d), (ks, e[-2:], d), (ks, e, d)]
+    return tuple(Phase(name, n, lr, k, x, dd, n_sub, kd=0.0 if i == 0 else 1.0,
+                       reorder=name == "expand-1", warmup_epochs=warmup_epochs if i == 0 else 0.0)
+                 for i, (name, n, lr, n_sub, (k, x, dd))
+                 in enumerate(zip(names, epochs, lrs, n_subnets, sets)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShrinkConfig(OptimConfig):
+    """A whole progressive-shrinking run: the ``phases`` and what they share."""
+
+    preset: str  # data/space preset of hwnas_lab.config.PRESETS
+    phases: tuple[Phase, ...]  # run in order
+    kd_temperature: float = 1.0  # softmax temperature of the distillation loss (OFA: 1)
+    dropout: float = 0.0  # before the classifier
+    recal_batches: int = 10  # training batches for BN recalibration before each evaluation
+    threads: int | None = None  # intra-op CPU threads per process (None: torch's default)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        get_preset(self.preset)  # unknown preset: ValueError
+        if not self.phases:
+            raise ValueError("ShrinkConfig.phases is empty: give at least one Phase")
+        check_int("ShrinkConfig.recal_batches", self.recal_batches)
+
+    @property
+    def space(self) -> SearchSpace:
+        return get_space(get_preset(self.preset).space)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ShrinkConfig":
+        data = dict(data)
+        phases = tuple(Phase(**{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+                       for p in data.pop("phases"))
+        return cls(phases=phases, **data)
+
+
+def _laptop() -> ShrinkConfig:
+    space = get_space(get_preset("laptop").space)
+    # 38 epochs sized for <= 90 min on 2 CPU cores at ~350 img/s for the largest subnet
+    # (about 45 largest-network epochs of compute; `python -m hwnas_lab ofa bench` prints
+    # the estimate for your machine); 2 subnets per step in the depth and expand phases
+    return ShrinkConfig(preset="laptop", phases=progressive_phases(
+        space, epochs=(20, 5, 2, 4, 2, 5), lrs=(0.1, 0.03, 0.02, 0.03, 0.02, 0.03),
+        n_subnets=(1, 1, 2, 2, 2, 2), warmup_epochs=1.0), batch_size=128)
+
+
+def _gpu() -> ShrinkConfig:
+    space = get_space(get_preset("gpu").space)
+    # OFA's ImageNet ratios (180 / 120 / 25 + 120 / 25 + 120) scaled down for CIFAR-10
+    return ShrinkConfig(preset="gpu", phases=progressive_phases(
+        space, epochs=(100, 40, 10, 40, 10, 40), lrs=(0.2, 0.06, 0.02, 0.05, 0.02, 0.05),
+        warmup_epochs=3.0), batch_size=256, recal_batches=20)
+
+
+def _smoke() -> ShrinkConfig:
+    space = get_space(get_preset("smoke").space)
+    # every code path in seconds on 200 images: three epochs of the largest network (enough
+    # for its training loss to fall measurably, which the tests check), one per other phase;
+    # tiny batches: a second thread only adds synchronisation (8x slower on a busy CPU)
+    return ShrinkConfig(preset="smoke", phases=progressive_phases(
+        space, epochs=(3, 1, 1, 1, 1, 1), lrs=(0.1,) * 6, n_subnets=(1, 1, 2, 2, 2, 2)),
+        batch_size=32, recal_batches=2, threads=1)
+
+
+SHRINK_PRESETS: dict[str, Callable[[], ShrinkConfig]] = {
+    "smoke": _smoke, "laptop": _laptop, "gpu": _gpu}
+
+
+def get_shrink_config(preset: str) -> ShrinkConfig:
+    """The progressive-shrinking config of a preset (``smoke``, ``laptop`` or ``gpu``)."""
+    try:
+        return SHRINK_PRESETS[preset]()
+    except KeyError:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(SHRINK_PRESETS)}") from None

@@ -1,0 +1,120 @@
+"""Notebook 01's course module: exercise checks against typical mistakes, panels, figures."""
+
+import random
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from hwnas_lab.course import nb01_latency as nb  # noqa: E402
+from hwnas_lab.latency.lut import LatencyTable  # noqa: E402
+from hwnas_lab.space import SPACES, LayerSpec  # noqa: E402
+
+CPU = SPACES["cpu"]
+
+
+def fake_table(seed=0) -> LatencyTable:
+    rng = random.Random(seed)
+    return LatencyTable(CPU, "torch-1thread",
+                        {s.signature: rng.uniform(0.01, 1.0) for s in CPU.all_layer_specs()})
+
+
+def _median_loop(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
+def _mean_with_warmup(fn, warmup, repeats):
+    times = []
+    for _ in range(warmup + repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.mean(times))
+
+
+def test_check_measure_median():
+    nb.check_measure_median(_median_loop)
+    with pytest.raises(AssertionError, match="too large"):
+        nb.check_measure_median(_mean_with_warmup)
+    with pytest.raises(AssertionError, match="milliseconds"):
+        nb.check_measure_median(lambda fn, w, r: _median_loop(fn, w, r) / 1e3)
+    with pytest.raises(AssertionError, match="calls of fn"):
+        nb.check_measure_median(lambda fn, w, r: _median_loop(fn, 0, r))
+    nb.check_measure_median(lambda fn, w, r: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_check_lut_sum():
+    nb.check_lut_sum(lambda entries, space, arch:
+                         sum(entries[s.signature] for s in space.layer_specs(arch)))
+    with pytest.raises(AssertionError, match="predict_sum_ms"):  # forgets the head
+        nb.check_lut_sum(lambda entries, space, arch:
+                             sum(entries[s.signature] for s in space.layer_specs(arch)[:-1]))
+
+
+def test_check_within_pct():
+    nb.check_within_pct(lambda p, m, pct: float(np.mean(
+        np.abs(np.asarray(p) - m) / np.asarray(m) <= pct / 100)))
+    with pytest.raises(AssertionError, match="within_pct"):  # divides by the prediction
+        nb.check_within_pct(lambda p, m, pct: float(np.mean(
+            np.abs(np.asarray(p) - m) / np.asarray(p) <= pct / 100)))
+
+
+def test_latency_breakdown_callback_and_panel():
+    table = fake_table()
+    out = nb.latency_breakdown(table, d=[2, 3, 4, 2], ks=[3, 5, 7, 3], e=[3, 4, 6, 3], r=28,
+                            measure=True, repeats=2, warmup=1)
+    assert list(out.parts_ms) == ["stem", "stage1", "stage2", "stage3", "stage4", "head"]
+    assert out.predicted_ms == pytest.approx(table.predict(out.arch))
+    assert out.measured_ms > 0 and "LUT sum error" in out.html()
+    with pytest.raises(ValueError, match="one value per stage"):
+        nb.latency_breakdown(table, d=[2], ks=[3] * 4, e=[3] * 4, r=32, measure=False)
+    panel = nb.LatencyPanel(table, measure=False)
+    panel.r.value = 24
+    assert panel.result.arch.r == 24 and panel.result.measured_ms is None
+    empty = nb.LatencyPanel(LatencyTable(CPU, "torch-1thread", {}), measure=False)
+    assert "no entry for operator" in empty.out.value
+
+
+def test_block_entry_callback_and_panel():
+    table = fake_table()
+    out = nb.block_entry(table, r=32, stage=2, index=0, ks=5, e=4, measure=True, repeats=2, warmup=1)
+    spec = LayerSpec("mbconv", 16, 24, 16, 5, 4, 2)  # stage 2's first block at r=32
+    assert out["signature"] == spec.signature and out["entry_ms"] == table.entries[spec.signature]
+    assert out["measured_ms"] > 0 and out["mflops"] == pytest.approx(2 * spec.macs / 1e6)
+    with pytest.raises(ValueError, match="stage must be 1..4"):
+        nb.block_entry(table, r=32, stage=5, index=0, ks=5, e=4, measure=False)
+    with pytest.raises(ValueError, match="Arch.r = 30"):
+        nb.block_entry(table, r=30, stage=1, index=0, ks=5, e=4, measure=False)
+    panel = nb.BlockPanel(table, measure=False)
+    panel.stage.value = 3
+    assert "cout40" in panel.result["signature"] and "table entry" in panel.out.value
+
+
+def test_latency_figures_draw_and_reject_bad_input():
+    meas = np.array([1.0, 2.0, 3.0])
+    fig = nb.pred_vs_measured({"a": meas * 1.05, "b": meas * 0.8}, meas, noise_pct=3.0,
+                                 iqr_ms=[0.1, 0.1, 0.2])
+    assert len(fig.axes) == 2 and "100 % within" in fig.axes[0].get_title()
+    assert "0 % within" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="2 predictions but 3"):
+        nb.pred_vs_measured({"a": [1.0, 2.0]}, meas)
+    with pytest.raises(ValueError, match="empty"):
+        nb.pred_vs_measured({}, meas)
+    assert nb.noise_floor_strip(np.ones((3, 2)), ["x", "y"]).axes
+    with pytest.raises(ValueError, match=r"\(rounds, 3 networks\)"):
+        nb.noise_floor_strip(np.ones((3, 2)), ["x", "y", "z"])
+    fig = nb.breakdown_bars({"stem": 0.1, "stage1": 0.5, "head": 0.1}, 0.8, 0.05)
+    assert len(fig.axes[0].patches) == 4  # three stacked parts + the measured bar
+    with pytest.raises(ValueError, match="empty"):
+        nb.breakdown_bars({})
