@@ -201,17 +201,22 @@ def compare_methods(space: SearchSpace, arch: Arch, train_data, val_data, config
 
 # ----- latency of a scaled network ---------------------------------------------------------
 def operator_latency_ms(space: SearchSpace, arch: Arch, table, measured: dict[str, float],
-                        repeats: int = 15) -> tuple[float, int]:
+                        repeats: int | None = None) -> tuple[float, int]:
     """Predicted latency (ms): the sum over operators of the latency table's entry where it
-    has one, else a measurement of the operator alone on the table's target (kept in
-    ``measured``, signature -> ms, for the next call). Returns (ms, operators measured now)."""
+    has one, else a measurement of the operator alone on the table's target with the table's
+    protocol (warm-up, batch; ``repeats``, None: the table's), kept in ``measured``
+    (signature -> ms) for the next call. Returns (ms, operators measured now)."""
     from .latency.measure import measure_layer
 
+    proto = table.protocol
+    repeats = proto["repeats"] if repeats is None else repeats
     total, fresh = 0.0, 0
     for spec in space.layer_specs(arch):
         ms = table.entries.get(spec.signature, measured.get(spec.signature))
         if ms is None:
-            ms = measured[spec.signature] = measure_layer(spec, table.target, repeats=repeats).median_ms
+            ms = measured[spec.signature] = measure_layer(
+                spec, table.target, repeats=repeats, warmup=proto["warmup"],
+                batch=proto["batch"]).median_ms
             fresh += 1
         total += ms
     return total, fresh
