@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .checks import exercise, expect_close
-from ..scaling import Coefficients, ScaledNet, refined_flops, scale, scale_dims, solve_gamma
+from .. import scaling
+from ..scaling import Coefficients, ScaledNet, scale
 from ..scaling_search import operator_latency_ms
 from ..arch import Arch
 from ..space import SPACES, SearchSpace
@@ -70,6 +71,8 @@ def _resolution_hint(r: int, got: int, mult: float) -> str:
 def check_scale_dims(fn: Callable) -> None:
     """Exercise: ``scale_dims(depths, width_mult, resolution, alpha, beta, gamma, phi)``
     returns ``(depths, width_mult, resolution)`` as ``hwnas_lab.scaling.scale_dims`` does."""
+    from ..scaling import scale_dims  # the reference, imported here: not in the module's namespace
+
     with exercise("scale_dims"):
         for depths, width, r, alpha, beta, gamma, phi in SCALE_CASES:
             call = (f"scale_dims({depths}, width_mult={width}, resolution={r}, alpha={alpha}, "
@@ -105,6 +108,8 @@ GAMMA_CASES = ((1.2, 1.1, 2.0), (1.0, 1.0, 2.0), (1.5, 1.05, 2.0), (1.0, 1.3, 2.
 def check_solve_gamma(fn: Callable) -> None:
     """Exercise: ``solve_gamma(alpha, beta, constraint)`` is the gamma >= 1 with
     ``alpha * beta**2 * gamma**2 == constraint``."""
+    from ..scaling import solve_gamma
+
     with exercise("solve_gamma"):
         for alpha, beta, constraint in GAMMA_CASES:
             call = f"solve_gamma(alpha={alpha}, beta={beta}, constraint={constraint})"
@@ -156,6 +161,8 @@ def _exponents(ratio: float) -> tuple[int, int, int] | None:
 def check_refined_flops(fn: Callable) -> None:
     """Exercise: ``refined_flops(parts, d, w, r)``: the baseline's FLOPs per part scaled
     by how each part grows (``hwnas_lab.scaling.refined_flops``)."""
+    from ..scaling import refined_flops
+
     with exercise("refined_flops"):
         d, w, r = PROBE_DWR
         for part, (expected, why) in PART_SCALING.items():
@@ -383,7 +390,7 @@ class ScalingPanel:
         try:
             self.gamma.disabled = self.solve.value
             if self.solve.value:
-                self.gamma.value = round(solve_gamma(self.alpha.value, self.beta.value), 4)
+                self.gamma.value = round(scaling.solve_gamma(self.alpha.value, self.beta.value), 4)
             self.summary = scaling_summary(self.space, self.arch, self.alpha.value, self.beta.value,
                                            self.gamma.value, self.phi.value, self.table,
                                            self.measured, self.repeats)
