@@ -143,6 +143,8 @@ def test_leaks_compare_each_exercise_with_its_own_answer():
 
 def test_nbgrader_metadata_from_tags():
     sol = solution()
+    sol.cells.append(new_markdown_cell("## Summary\n\n1. not a question\n\n## Questions\n\n"
+                                       "1. Why?\n2. How?\n   12. (no)\n3. When?"))
     sol.cells.append(new_markdown_cell("**Answers**\n### BEGIN SOLUTION\n1. because\n"
                                        "### END SOLUTION", metadata={"tags": ["answers"]}))
     sol.cells[4].metadata["nbgrader"] = {"grade": True, "grade_id": "stale"}  # rebuilt from tags
@@ -152,8 +154,14 @@ def test_nbgrader_metadata_from_tags():
                        "solution": True, "grade_id": "f"}
     assert meta[3] == {"schema_version": 3, "task": False, "locked": True, "grade": True,
                        "solution": False, "points": 1, "grade_id": "check_f"}
-    assert meta[4] is None and meta[0] is None
-    assert meta[5]["grade_id"] == "answers" and meta[5]["solution"] and not meta[5]["grade"]
+    assert meta[4] is None and meta[0] is None and meta[5] is None
+    # nbgrader: a markdown solution cell must be graded (manually): a point per question
+    assert meta[6] == {"schema_version": 3, "task": False, "locked": False, "grade": True,
+                       "solution": True, "points": 3, "grade_id": "answers"}
+    from nbgrader.nbgraderformat import MetadataValidator
+    MetadataValidator().validate_nb(nb)  # what nbgrader checks before generating or grading
+    student = generate.student_notebook(sol)  # the same metadata in the student copy
+    assert student.cells[6].metadata["nbgrader"] == meta[6]
 
 
 def test_answers_cell_is_cleared_in_the_student_copy():

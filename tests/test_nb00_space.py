@@ -1,6 +1,14 @@
 """Notebook 00's course module: the exercise checks against typical mistakes, the panel."""
 
-import pytest
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from hwnas_lab.blocks import arch_flops, build_net, count_flops, count_params
 from hwnas_lab.course import nb00_space as nb
@@ -8,6 +16,38 @@ from hwnas_lab.course.widgets import stage_arch
 from hwnas_lab.space import SPACES, SearchSpace
 
 CPU = SPACES["cpu"]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def running_slots(d, max_depth):
+    return [s * max_depth + i for s, depth in enumerate(d) for i in range(depth)]
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda d, D: list(range(sum(d))), r"first sum\(d\) slots"),
+    (lambda d, D: [s * D + i for s, n in enumerate(d) for i in range(min(n + 1, D))], "off by one"),
+    (lambda d, D: [s * n + i for s, n in enumerate(d) for i in range(n)], "not s \\* d\\[s\\]"),
+    (lambda d, D: [k for k in range(len(d) * D) if k not in running_slots(d, D)], "do NOT run"),
+    (lambda d, D: [k + 1 for k in running_slots(d, D)], "count from 0"),
+    (lambda d, D: sorted(running_slots(d, D), reverse=True), "network order"),
+    (lambda d, D: 3, "list of slot indices"),
+])
+def test_running_slots_checker_names_each_mistake(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        nb.check_running_slots(wrong)
+
+
+def test_running_slots_checker_passes_and_reports_todo(capsys):
+    nb.check_running_slots(running_slots)
+    nb.check_running_slots(lambda d, D: np.array(running_slots(d, D)))  # any int sequence
+    nb.check_running_slots(todo)
+    out = capsys.readouterr().out
+    assert out.count("PASS  running_slots") == 2 and "TODO  running_slots" in out
 
 
 def count_subnets(space):
@@ -89,3 +129,78 @@ def test_panel_updates_on_slider_change():
     panel.d[0].value = 4
     assert panel.result.arch.d[0] == 4
     assert f"{panel.result.mflops:.2f} M" in panel.out.value
+
+
+def kendall_tau(x, y):
+    n = len(x)
+    s = sum(np.sign((x[i] - x[j]) * (y[i] - y[j])) for i, j in itertools.combinations(range(n), 2))
+    return s / (n * (n - 1) / 2)
+
+
+def _counts(x, y):
+    pairs = list(itertools.combinations(range(len(x)), 2))
+    c = sum((x[i] - x[j]) * (y[i] - y[j]) > 0 for i, j in pairs)
+    return c, len(pairs) - c, len(pairs)
+
+
+def _ranks(v):
+    return np.argsort(np.argsort(v)).astype(float)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, y: _counts(x, y)[0] / _counts(x, y)[2], "only concordant"),
+    (lambda x, y: 2 * kendall_tau(x, y), "counted twice"),
+    (lambda x, y: (_counts(x, y)[0] - _counts(x, y)[1]) / len(x) ** 2, "number of pairs"),
+    (lambda x, y: -kendall_tau(x, y), "wrong sign"),
+    (lambda x, y: float(np.corrcoef(x, y)[0, 1]), "Pearson"),
+    (lambda x, y: float(np.corrcoef(_ranks(x), _ranks(y))[0, 1]), "Spearman"),
+    (lambda x, y: "high", "should be a number"),
+])
+def test_kendall_tau_checker_names_each_mistake(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        nb.check_kendall_tau(wrong)
+
+
+def test_kendall_tau_checker_passes_agrees_with_the_package_and_reports_todo(capsys):
+    from hwnas_lab.stats import kendall_tau as package_tau  # tau-b: tau-a without ties
+    nb.check_kendall_tau(kendall_tau)
+    nb.check_kendall_tau(package_tau)
+    nb.check_kendall_tau(todo)
+    out = capsys.readouterr().out
+    assert out.count("PASS  kendall_tau") == 2 and "TODO  kendall_tau" in out
+
+
+def test_the_module_hands_out_no_answer():
+    # the notebook imports this module before the exercises: no reference in its namespace
+    for name in ("kendall_tau", "num_subnets", "running_slots", "active_slots", "arch_flops"):
+        assert not hasattr(nb, name), name
+
+
+def test_network_figure_labels_the_arch_fields():
+    arch = CPU.sample(3)
+    fig = nb.network_figure(CPU, arch)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    D = CPU.max_depth
+    for s, depth in enumerate(arch.d):
+        assert any(f"d[{s}] = {depth}" in t for t in texts)
+        for i in range(D):
+            slot = s * D + i
+            label = f"slot {slot}\nk{arch.ks[slot]} e{arch.e[slot]}" if i < depth \
+                else f"slot {slot}\n(not run)"
+            assert label in texts
+    with pytest.raises(ValueError, match="Arch.r = 30"):
+        nb.network_figure(CPU, type(arch)(arch.ks, arch.e, arch.d, 30))
+
+
+def test_panel_keeps_a_history_with_its_pareto_front():
+    panel = nb.SubnetPanel(CPU, repeats=2, history=True)
+    assert len(panel.history) == 1 and bytes(panel.plot.value).startswith(b"\x89PNG")
+    panel.set_values(d=[2] * 4, ks=[3] * 4, e=[3] * 4, r=24)
+    panel.set_values(d=[4] * 4, ks=[7] * 4, e=[6] * 4, r=32)
+    assert len(panel.history) == 3
+    x, y, labels = panel.history.arrays()
+    assert labels[-1] == str(panel.result.arch) and x[-1] == panel.result.mflops
+    assert set(panel.history.front()) <= set(labels) and panel.history.front()
+    with pytest.raises(ValueError, match="one value per stage"):
+        panel.set_values(d=[2, 2])
+    assert nb.SubnetPanel(CPU, measure=False, history=True).history.points == {}

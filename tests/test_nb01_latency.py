@@ -1,7 +1,6 @@
 """Notebook 01's course module: exercise checks against typical mistakes, panels, figures."""
 
 import random
-import time
 
 import matplotlib
 
@@ -23,51 +22,35 @@ def fake_table(seed=0) -> LatencyTable:
                         {s.signature: rng.uniform(0.01, 1.0) for s in CPU.all_layer_specs()})
 
 
-def _median_loop(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
+def test_noise_yardstick_by_hand():
+    # 3 rounds x 1 network: 1, 2, 4 ms
+    repeat, typical = nb.noise_yardstick(np.array([[1.0], [2.0], [4.0]]))
+    # ordered pairs: differences +-1, +-3, +-2 -> mean square (1 + 9 + 4) / 3
+    assert repeat == pytest.approx(np.sqrt(14 / 3))
+    # leave-one-out means 3, 2.5, 1.5 -> errors -2, -0.5, 2.5
+    assert typical == pytest.approx(np.sqrt((4 + 0.25 + 6.25) / 3))
+    with pytest.raises(ValueError, match="rounds >= 3"):
+        nb.noise_yardstick(np.ones((2, 4)))
 
 
-def _mean_with_warmup(fn, warmup, repeats):
-    times = []
-    for _ in range(warmup + repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.mean(times))
+def test_noise_yardstick_shows_the_sqrt2_of_independent_noise():
+    rng = np.random.default_rng(0)
+    rounds, sigma = 50, 0.1
+    medians = 2.0 + rng.normal(0, sigma, (rounds, 400))  # true latency 2 ms everywhere
+    repeat, typical = nb.noise_yardstick(medians)
+    assert repeat == pytest.approx(np.sqrt(2) * sigma, rel=0.03)
+    assert typical == pytest.approx(sigma * np.sqrt(1 + 1 / (rounds - 1)), rel=0.03)
+    assert repeat / typical > 1.35  # a good predictor of the mean beats a second measurement
 
 
-def test_check_measure_median():
-    nb.check_measure_median(_median_loop)
-    with pytest.raises(AssertionError, match="too large"):
-        nb.check_measure_median(_mean_with_warmup)
-    with pytest.raises(AssertionError, match="milliseconds"):
-        nb.check_measure_median(lambda fn, w, r: _median_loop(fn, w, r) / 1e3)
-    with pytest.raises(AssertionError, match="calls of fn"):
-        nb.check_measure_median(lambda fn, w, r: _median_loop(fn, 0, r))
-    nb.check_measure_median(lambda fn, w, r: (_ for _ in ()).throw(NotImplementedError()))
-
-
-def test_check_lut_sum():
-    nb.check_lut_sum(lambda entries, space, arch:
-                         sum(entries[s.signature] for s in space.layer_specs(arch)))
-    with pytest.raises(AssertionError, match="predict_sum_ms"):  # forgets the head
-        nb.check_lut_sum(lambda entries, space, arch:
-                             sum(entries[s.signature] for s in space.layer_specs(arch)[:-1]))
-
-
-def test_check_within_pct():
-    nb.check_within_pct(lambda p, m, pct: float(np.mean(
-        np.abs(np.asarray(p) - m) / np.asarray(m) <= pct / 100)))
-    with pytest.raises(AssertionError, match="within_pct"):  # divides by the prediction
-        nb.check_within_pct(lambda p, m, pct: float(np.mean(
-            np.abs(np.asarray(p) - m) / np.asarray(p) <= pct / 100)))
+def test_latency_panel_keeps_predicted_against_measured():
+    table = fake_table()
+    panel = nb.LatencyPanel(table, repeats=2, history=True)
+    panel.set_values(r=24)
+    x, y, labels = panel.history.arrays()
+    assert len(labels) == 2 and x[-1] == pytest.approx(table.predict(panel.result.arch))
+    assert y[-1] == panel.result.measured_ms and panel.history.diagonal
+    assert panel.history.front() == []  # predicted against measured: no front, a diagonal
 
 
 def test_latency_breakdown_callback_and_panel():

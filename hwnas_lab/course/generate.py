@@ -15,9 +15,13 @@ compare the committed copy with a fresh one.
 
 nbgrader's own metadata is derived from the tags (``grading_metadata``), so a solution
 is also a valid nbgrader source notebook: exercise cells are solution cells, check cells
-autograded test cells worth one point each (``grade_id`` from the exercise's function
-name, so ids are stable), the answers cell an ungraded solution cell. A teacher can run
-``nbgrader generate_assignment`` and ``nbgrader autograde`` on ``solutions/`` as they are.
+autograded test cells worth one point each (locked; ``grade_id`` from the exercise's
+function name, so ids are stable), the answers cell a manually graded answer worth one
+point per numbered question under the notebook's "## Questions" heading (nbgrader
+requires a markdown solution cell to be graded). A teacher can run
+``nbgrader generate_assignment`` and ``nbgrader autograde`` on ``solutions/`` as they are
+(README, "Grading with nbgrader"; tested in ``tests/test_nbgrader.py``): the release
+copy nbgrader makes has the same cells as the student copy made here.
 
 Rules enforced here (``lint`` lists every break, ``student_notebook`` refuses to
 generate from a notebook that breaks a marker rule):
@@ -144,10 +148,23 @@ def exercise_name(cell: NotebookNode) -> str | None:
     return match.group(1) if match else None
 
 
+QUESTIONS_HEADING = "## Questions"  # the closing questions; each numbered "1. ..." is a point
+_NUMBERED = re.compile(r"^\d+\.\s", flags=re.MULTILINE)  # top-level items only
+
+
+def question_count(nb: NotebookNode, index: int) -> int:
+    """Numbered questions under the last "## Questions" heading before cell ``index`` (>= 1)."""
+    for cell in reversed(nb.cells[:index]):
+        if cell.cell_type == "markdown" and QUESTIONS_HEADING in cell.source:
+            after = cell.source.split(QUESTIONS_HEADING, 1)[1]
+            return max(1, len(_NUMBERED.findall(after)))
+    return 1
+
+
 def grading_metadata(nb: NotebookNode) -> None:
     """Set nbgrader's cell metadata from the tags, in place (see the module docstring)."""
     last_exercise = None
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata.pop("nbgrader", None)
         kind = tags(cell)
         meta = {"schema_version": NBGRADER_SCHEMA, "task": False, "locked": False}
@@ -157,8 +174,9 @@ def grading_metadata(nb: NotebookNode) -> None:
         elif "check" in kind and last_exercise:
             meta.update(grade=True, solution=False, locked=True, points=1,
                         grade_id=f"check_{last_exercise}")
-        elif "answers" in kind:
-            meta.update(grade=False, solution=True, grade_id="answers")
+        elif "answers" in kind:  # a manually graded written answer
+            meta.update(grade=True, solution=True, points=question_count(nb, index),
+                        grade_id="answers")
         else:
             continue
         cell.metadata["nbgrader"] = meta

@@ -1,9 +1,16 @@
-"""Notebook 00 (the search space): its exercise checks, its subnet panel and summary.
+"""Notebook 00 (the search space): its exercise checks, its subnet panel and figures.
 
-Exercises: ``count_subnets`` (distinct networks of a space, not encodings) and
-``mbconv_flops`` (the FLOPs of one MBConv block by hand, against ``FlopCounterMode``).
+Exercises (each check names the typical mistakes it catches):
+
+* ``running_slots(d, max_depth)``: which block slots of the encoding run (OFA's depth);
+* ``count_subnets(space)``: distinct networks of a space, not encodings;
+* ``mbconv_flops(...)``: the FLOPs of one MBConv block by hand, against ``FlopCounterMode``;
+* ``kendall_tau(x, y)``: rank agreement of FLOPs and latency (Kendall, Biometrika 1938).
+
 The panel builds the subnetwork its sliders describe and shows FLOPs, parameters and
-measured latency (median and IQR, ``hwnas_lab.latency.measure_latency``).
+measured latency (median and IQR, ``hwnas_lab.latency.measure_latency``); it keeps the
+subnets visited as a scatter. References are imported inside the checks, so nothing in
+this module's namespace hands a learner the answer.
 """
 
 from __future__ import annotations
@@ -13,14 +20,54 @@ import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from ..arch import Arch
 from ..blocks import MBConv, build_net, count_flops, count_params
 from ..latency.measure import measure_latency
 from ..space import SPACES, SearchSpace, get_space
+from . import diagrams
 from .checks import exercise, expect_close
 from .widgets import StagePanel, stage_arch
+
+
+def check_running_slots(running_slots) -> None:
+    """Exercise (notebook 00): ``running_slots(d, max_depth)`` lists the slots that run,
+    in network order: ``s * max_depth + i`` for every stage ``s`` and ``i < d[s]``."""
+    cases = [((2, 3, 4, 2), 4), ((1, 3), 3), ((4, 4, 4, 4), 4), ((2, 2, 2, 2, 2), 4), ((1,), 1),
+             ((3, 1, 2), 5)]
+    with exercise("running_slots"):
+        for d, D in cases:
+            got = running_slots(list(d), D)
+            try:
+                got = [int(v) for v in got]
+            except (TypeError, ValueError):
+                raise AssertionError(f"running_slots({list(d)}, {D}) should return a list of "
+                                     f"slot indices (ints), got {got!r}") from None
+            expected = [s * D + i for s, depth in enumerate(d) for i in range(depth)]
+            if got == expected:
+                continue
+            mistakes = {
+                "you took the first sum(d) slots; each stage owns max_depth slots, so stage s "
+                "starts at slot s * max_depth whatever the depths before it":
+                    list(range(sum(d))),
+                "off by one: stage s runs blocks i = 0 .. d[s] - 1, i.e. range(d[s])":
+                    [s * D + i for s, depth in enumerate(d) for i in range(min(depth + 1, D))],
+                "stage s starts at slot s * max_depth, not s * d[s]":
+                    [s * depth + i for s, depth in enumerate(d) for i in range(depth)],
+                "those are the slots that do NOT run":
+                    [k for k in range(len(d) * D) if k not in expected],
+                "slots count from 0 (slot s * max_depth + i, i from 0)":
+                    [k + 1 for k in expected],
+            }
+            hint = next((why for why, wrong in mistakes.items()
+                         if got == wrong and wrong != expected),
+                        "return them in network order (stage by stage)" if sorted(got) == expected
+                        else "expected s * max_depth + i for i < d[s], stage by stage")
+            raise AssertionError(f"running_slots({list(d)}, max_depth={D}): expected {expected}, "
+                                 f"got {got} ({hint})")
+        print(f"  matched on {len(cases)} depth lists, including max_depth 1 and 5")
 
 
 def _count_subnets_spaces() -> list[SearchSpace]:
@@ -92,6 +139,61 @@ def check_mbconv_flops(mbconv_flops) -> None:
         print(f"  matched FlopCounterMode on {len(MBCONV_CHECK_CONFIGS)} MBConv configurations")
 
 
+def _pairs(x, y) -> tuple[int, int, int]:
+    """(concordant, discordant, pairs) over i < j."""
+    n, c, d = len(x), 0, 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            sign = (x[i] - x[j]) * (y[i] - y[j])
+            c, d = c + (sign > 0), d + (sign < 0)
+    return c, d, n * (n - 1) // 2
+
+
+def check_kendall_tau(kendall_tau) -> None:
+    """Exercise (notebook 00): ``kendall_tau(x, y)`` = (concordant - discordant) / pairs,
+    over the n(n-1)/2 pairs i < j, for data without ties."""
+    rng = np.random.default_rng(0)
+    cases = [([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]),  # same order: 1
+             ([1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]),  # reversed: -1
+             # an outlier: every typical mistake gives its own value here
+             ([0.5, 1.0, 2.0, 4.0, 8.0, 100.0], [3.0, 1.0, 2.0, 5.0, 4.0, 0.1]),
+             ([1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 1.0, 4.0, 2.0, 5.0]),  # 7 - 3 of 10 pairs
+             (rng.permutation(12).astype(float), rng.normal(size=12))]
+    with exercise("kendall_tau"):
+        for x, y in cases:
+            x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+            call = f"kendall_tau({np.round(x, 2).tolist()}, {np.round(y, 2).tolist()})"
+            got = kendall_tau(x.copy(), y.copy())
+            c, d, pairs = _pairs(x, y)
+            expected = (c - d) / pairs
+            try:
+                expect_close(call, got, expected, abs_=1e-9)
+            except AssertionError as err:
+                n = len(x)
+                rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731
+                mistakes = [
+                    (c / pairs, "that counts only concordant pairs: subtract the discordant "
+                                "ones, tau = (C - D) / pairs, from -1 to 1"),
+                    (2 * expected, "each pair is counted twice: loop over i < j only"),
+                    ((c - d) / (n * n), "divide by the number of pairs, n(n-1)/2"),
+                    (2 * (c - d) / (n * n), "divide by the number of pairs, n(n-1)/2, and "
+                                            "count each pair once (i < j)"),
+                    (-expected, "wrong sign: a pair is concordant when x and y move the same "
+                                "way, (x_i - x_j)(y_i - y_j) > 0"),
+                    (float(np.corrcoef(x, y)[0, 1]), "that is Pearson's correlation of the "
+                     "values; Kendall's tau compares the ORDER of every pair"),
+                    (float(np.corrcoef(rank(x), rank(y))[0, 1]), "that is Spearman's rank "
+                     "correlation; Kendall's tau counts concordant and discordant pairs"),
+                ]
+                try:
+                    value = float(got)
+                except (TypeError, ValueError):
+                    raise err from None
+                hint = next((why for wrong, why in mistakes
+                             if abs(value - wrong) < 1e-9 and abs(wrong - expected) > 1e-9), "")
+                raise AssertionError(f"{err}" + (f" ({hint})" if hint else "")) from None
+        print(f"  matched (concordant - discordant) / pairs on {len(cases)} cases")
+
 
 # ----- the subnet panel --------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -137,15 +239,37 @@ def subnet_summary(space: SearchSpace | str, d: Sequence[int], ks: Sequence[int]
 
 
 class SubnetPanel(StagePanel):
-    """Sliders for ``d``, ``ks``, ``e`` per stage and ``r``; shows ``subnet_summary``."""
+    """Sliders for ``d``, ``ks``, ``e`` per stage and ``r``; shows ``subnet_summary``.
+
+    With ``history=True`` (and ``measure``) every subnet visited is kept as a point
+    (MFLOPs, measured latency); the Pareto front joins those with the most FLOPs for
+    their latency: the networks that use this CPU best.
+    """
+
+    history_axes = dict(xlabel="MFLOPs", ylabel="measured latency (ms)", x_better="higher",
+                        y_better="lower")
 
     def __init__(self, space: SearchSpace | str = "cpu", measure: bool = True, repeats: int = 15,
-                 threads: int = 1):
+                 threads: int = 1, history: bool = False):
         self.measure, self.repeats, self.threads = measure, repeats, threads
         name = get_space(space).name
         super().__init__(space, f"<b>Subnet of space {name!r}</b>: per stage depth, kernel size "
-                         "and expand ratio (all blocks of a stage), and the input resolution")
+                         "and expand ratio (all blocks of a stage), and the input resolution",
+                         history=history)
 
     def compute(self, d, ks, e, r) -> SubnetSummary:
         return subnet_summary(self.space, d, ks, e, r, measure=self.measure,
                               repeats=self.repeats, threads=self.threads)
+
+    def history_point(self, result: SubnetSummary) -> tuple[float, float] | None:
+        return None if result.latency_ms is None else (result.mflops, result.latency_ms)
+
+
+# ----- figures -----------------------------------------------------------------------------
+def network_figure(space: SearchSpace | str, arch: Arch, title: str | None = None):
+    """``diagrams.network_stages`` for ``arch`` of ``space``: stem, slots per stage, head."""
+    space = get_space(space)
+    arch.validate(space)
+    return diagrams.network_stages(space.stem_width, space.stage_widths, space.stage_strides,
+                                   space.head_width, arch.ks, arch.e, arch.d, arch.r,
+                                   classes=space.num_classes, title=title)

@@ -1,16 +1,15 @@
-"""Notebook 01 (latency lookup tables): exercise checks, panels and figures.
+"""Notebook 01 (latency lookup tables): panels, figures and the noise-floor yardstick.
 
-Exercises: ``measure_median_ms`` (warm-up, then the median of timed calls),
-``predict_sum_ms`` (the LUT sum over an architecture's operators) and ``within_pct``
-(nn-Meter's +-10 % measure). Panels: the predicted latency of a subnet by stage beside
-its measurement; one block's table entry beside a fresh isolated measurement.
+The exercise checks are in ``course.nb01_checks`` (re-exported here, so the notebook
+calls ``nb.check_...``). Panels: the predicted latency of a subnet by stage beside its
+measurement, keeping the subnets visited (predicted against measured); one block's table
+entry beside a fresh isolated measurement. ``noise_yardstick`` shows why the noise floor
+is a yardstick and not a bound.
 """
 
 from __future__ import annotations
 
 import html
-import random
-import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,73 +20,29 @@ from ..arch import Arch
 from ..blocks import build_net
 from ..latency.lut import LatencyTable, MissingEntryError
 from ..latency.measure import measure_latency, measure_layer
-from ..latency.noise import within_pct as reference_within_pct
-from ..space import SPACES
-from .checks import exercise, expect_close, expect_equal
+from .nb01_checks import (check_fit_calibration, check_measure_median,  # noqa: F401
+                          check_operator_list, check_within_pct)
 from .plots import axes
 from .widgets import StagePanel, error_html, stage_arch
 
 
-def _busy_ms(duration_ms: float) -> None:
-    end = time.perf_counter() + duration_ms / 1e3
-    while time.perf_counter() < end:
-        pass
+def noise_yardstick(medians_ms) -> tuple[float, float]:
+    """``(repeat_rmse_ms, typical_rmse_ms)`` of repeated medians ``(rounds, networks)``.
 
-
-def check_measure_median(measure_median_ms) -> None:
-    """Exercise (notebook 01): ``measure_median_ms(fn, warmup, repeats)`` runs ``fn``
-    ``warmup`` times untimed, then ``repeats`` times timed, and returns the median in ms."""
-    with exercise("measure_median_ms"):
-        calls = []
-
-        def fn() -> None:  # slow at first (cold caches), then 1 ms, with one 25 ms hiccup
-            k = len(calls)
-            calls.append(k)
-            _busy_ms(15.0 if k < 3 else 25.0 if k == 6 else 1.0)
-
-        got = measure_median_ms(fn, 3, 9)
-        expect_equal("calls of fn for warmup=3, repeats=9", len(calls), 12)
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            raise AssertionError(f"return a number of milliseconds, got {got!r}") from None
-        if got < 0.9:
-            raise AssertionError(f"median {got:.4g}: each timed call lasts >= 1 ms; return "
-                                 "milliseconds (seconds * 1e3)")
-        if got > 6.0:
-            raise AssertionError(f"median {got:.4g} ms is too large: leave the warm-up calls out of "
-                                 "the timings and take the median, not the mean (one call took 25 ms)")
-        print(f"  median {got:.3f} ms of 9 timed calls of a ~1 ms function, warm-up left out")
-
-
-def check_lut_sum(predict_sum_ms) -> None:
-    """Exercise (notebook 01): ``predict_sum_ms(entries, space, arch)`` sums the table
-    entries of the operators ``space.layer_specs(arch)``."""
-    with exercise("predict_sum_ms"):
-        space = SPACES["cpu"]
-        rng = random.Random(1)
-        entries = {s.signature: rng.uniform(0.01, 1.0) for s in space.all_layer_specs()}
-        table = LatencyTable(space, "synthetic", entries)
-        for arch in [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(5)]:
-            expect_close(f"predict_sum_ms for {arch}", predict_sum_ms(entries, space, arch),
-                         table.predict(arch), rel=1e-9)
-        print("  matched LatencyTable.predict on 7 architectures (inactive slots skipped)")
-
-
-def check_within_pct(within_pct) -> None:
-    """Exercise (notebook 01): ``within_pct(pred, meas, pct)``: share of predictions within
-    +-pct % of the measurement, as a fraction in [0, 1]."""
-    with exercise("within_pct"):
-        cases = [([1.05, 0.8, 2.0, 1.0], [1.0, 1.0, 2.1, 1.2], 10.0),  # relative to measured
-                 ([1.3, 0.95, 1.12], [1.2, 1.0, 1.0], 10.0),  # 8 %, 5 %, 12 %
-                 ([0.905, 1.2], [1.0, 1.0], 10.0),  # 9.5 % of the measurement (10.5 % of 0.905)
-                 (np.array([3.0, 3.3, 2.0]), np.array([3.1, 3.0, 2.5]), 5.0)]
-        for pred, meas, pct in cases:
-            expect_close(f"within_pct({list(pred)}, {list(meas)}, pct={pct})",
-                         within_pct(pred, meas, pct), reference_within_pct(pred, meas, pct),
-                         abs_=1e-9)
-        print(f"  matched the reference on {len(cases)} cases")
-
+    ``repeat``: one round scored against another (every ordered pair of rounds), what the
+    noise floor reports. ``typical``: one round scored against the mean of the OTHER
+    rounds, an estimate of each network's typical latency. With independent noise of
+    spread sigma per round, the first is about sqrt(2) sigma, the second about
+    sigma * sqrt(1 + 1 / (rounds - 1)): a predictor of the typical latency beats a
+    second measurement, so the noise floor is a yardstick, not a bound.
+    """
+    m = np.asarray(medians_ms, dtype=float)
+    if m.ndim != 2 or m.shape[0] < 3:
+        raise ValueError(f"medians_ms must be (rounds >= 3, networks), got shape {m.shape}")
+    rounds = m.shape[0]
+    diffs = [m[a] - m[b] for a in range(rounds) for b in range(rounds) if a != b]
+    others = (m.sum(0, keepdims=True) - m) / (rounds - 1)  # leave-one-out mean per round
+    return float(np.sqrt(np.mean(np.square(diffs)))), float(np.sqrt(np.mean((m - others) ** 2)))
 
 
 # ----- panels ------------------------------------------------------------------------------
@@ -137,18 +92,25 @@ def latency_breakdown(table, d: Sequence[int], ks: Sequence[int], e: Sequence[in
 
 class LatencyPanel(StagePanel):
     """Stage sliders showing ``latency_breakdown`` on a latency table (operators the table
-    lacks are shown as an error naming them)."""
+    lacks are shown as an error naming them). With ``history=True`` (and ``measure``) the
+    subnets visited are kept as (predicted, measured) points beside the diagonal."""
 
     errors = (ValueError, MissingEntryError)
+    history_axes = dict(xlabel="predicted latency, LUT sum (ms)", ylabel="measured latency (ms)",
+                        diagonal=True)
 
-    def __init__(self, table: LatencyTable, measure: bool = True, repeats: int = 15):
+    def __init__(self, table: LatencyTable, measure: bool = True, repeats: int = 15,
+                 history: bool = False):
         self.table, self.measure, self.repeats = table, measure, repeats
         super().__init__(table.space, f"<b>Predicted (LUT, {table.target}) against measured "
-                         "latency</b>")
+                         "latency</b>", history=history)
 
     def compute(self, d, ks, e, r) -> LatencyBreakdown:
         return latency_breakdown(self.table, d, ks, e, r, measure=self.measure,
                                  repeats=self.repeats)
+
+    def history_point(self, result: LatencyBreakdown) -> tuple[float, float] | None:
+        return None if result.measured_ms is None else (result.predicted_ms, result.measured_ms)
 
 
 def block_entry(table, r: int, stage: int, index: int, ks: int, e: int, measure: bool = True,
