@@ -14,15 +14,13 @@ scatter under its sliders, redrawn after every change.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..pareto import pareto_front
-from .plots import axes
+from .plots import axes, png_bytes
 
 BETTER = ("lower", "higher")
 
@@ -119,10 +117,4 @@ class History:
 
     def png(self, dpi: int = 80) -> bytes:
         """The scatter as PNG bytes (what a panel's image widget shows); the figure is closed."""
-        fig = self.figure()
-        buffer = io.BytesIO()
-        try:
-            fig.savefig(buffer, format="png", dpi=dpi)
-        finally:
-            plt.close(fig)
-        return buffer.getvalue()
+        return png_bytes(self.figure(), dpi=dpi)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import exercise, expect_close
+from .plots import axes, png_bytes
 
 # ----- exercise 1: the gradient of the expected latency ----------------------------------
 
@@ -193,12 +193,6 @@ def check_latency_loss(latency_loss) -> None:
 
 
 # ----- figures -----------------------------------------------------------------------------
-def _fig(figsize):
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize)
-
-
 def path_prob_heatmaps(probs: np.ndarray, steps: Sequence[int], candidate_labels: Sequence[str],
                        slots_per_stage: int, title: str = "path probabilities during the search"):
     """One small heat map per slot (rows: stages): each candidate's probability (vertical)
@@ -241,9 +235,7 @@ def latency_trace(steps: Sequence[int], expected_ms: Sequence[float], target_ms:
         raise ValueError(f"{len(steps)} steps but {len(expected_ms)} latencies")
     if not target_ms > 0:
         raise ValueError(f"target_ms must be positive, got {target_ms}")
-    if ax is None:
-        fig, ax = _fig((5.5, 3.2))
-    fig = ax.figure
+    fig, ax = axes(ax, (5.5, 3.2))
     ax.plot(steps, expected_ms, marker=".", label="E[Lat] (LUT, soft)")
     ax.axhline(target_ms, color="C3", ls="--", label=f"target {target_ms:.2f} ms")
     if arch_lut_ms is not None:
@@ -302,7 +294,7 @@ def memory_bars(labels: Sequence[str], saved_mb: Sequence[float], peak_mb: Seque
     saved = np.asarray(saved_mb, dtype=float)
     if len(labels) != len(saved) or len(saved) == 0 or (saved < 0).any():
         raise ValueError(f"{len(labels)} labels but {len(saved)} non-negative values")
-    fig, ax = _fig((6.0, 3.0))
+    fig, ax = axes(figsize=(6.0, 3.0))
     y = np.arange(len(saved))
     ax.barh(y, saved, color="C0", label="saved for backward (autograd hooks)")
     if peak_mb is not None:
@@ -326,8 +318,7 @@ def loss_form_curves(ratio: Sequence[float], curves: dict, ax=None,
     ratio = np.asarray(ratio, dtype=float)
     if not curves or any(len(v) != len(ratio) for v in curves.values()):
         raise ValueError("curves must map a name to one value per ratio")
-    if ax is None:
-        fig, ax = _fig((5.0, 3.2))
+    fig, ax = axes(ax, (5.0, 3.2))
     for name, values in curves.items():
         ax.plot(ratio, values, label=name)
     ax.axvline(1.0, color="0.5", ls=":", lw=1)
@@ -357,8 +348,7 @@ def tradeoff_plot(searched_ms: Sequence[float], searched_acc: Sequence[float],
         raise ValueError("give one group and one label per searched point")
     if highlight is not None and not 0 <= highlight < s_ms.size:
         raise ValueError(f"highlight must index the searched points (0..{s_ms.size - 1})")
-    if ax is None:
-        fig, ax = _fig((5.8, 3.9))
+    fig, ax = axes(ax, (5.8, 3.9))
     if r_ms.size:
         ax.scatter(r_ms, r_acc, color="0.6", s=14, label="random, same predicted latency")
     for k, name in enumerate(dict.fromkeys(groups)):
@@ -419,12 +409,8 @@ def sweep_figure(points: Sequence[SweepPoint], random_ms: Sequence[float] = (),
 
 def figure_html(fig) -> str:
     """A matplotlib figure as an inline PNG ``<img>`` (closes the figure)."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'/>"
+    data = base64.b64encode(png_bytes(fig, dpi=90, tight=True)).decode()
+    return f"<img src='data:image/png;base64,{data}'/>"
 
 
 class SweepPanel:

@@ -386,14 +386,9 @@ class RewardPanel:
         self.update()
 
     def update(self, change: dict | None = None) -> None:
-        import io
-
         fig, self.best, self.text.value = reward_view(self.latency_ms, self.acc, self.T.value,
                                                       self.alpha.value, self.beta.value, self.labels)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-        self.image.value = buffer.getvalue()
+        self.image.value = plots.png_bytes(fig, dpi=80, tight=True)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -8,6 +8,7 @@ a shared CPU are noisy.
 
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -21,6 +22,17 @@ def axes(ax=None, figsize: tuple[float, float] = (5.0, 4.0)):
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
     return ax.figure, ax
+
+
+def png_bytes(fig, dpi: int = 80, tight: bool = False) -> bytes:
+    """``fig`` as PNG bytes (what a panel's image widget or inline ``<img>`` shows); the
+    figure is closed, also when saving fails. ``tight``: crop to the drawn area."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
 
 
 def image_grid(X, y, classes: Sequence[str], per_class: int = 8, title: str | None = None):
