@@ -241,6 +241,11 @@ class ProxylessSupernet(nn.Module):
             blocks[:, :len(self.candidates)] = True
             lat = calibration.scale * lat + calibration.per_op_ms * blocks
             fixed = calibration.scale * fixed + 2 * calibration.per_op_ms + calibration.overhead_ms
+            fastest_ms = float(fixed) + float(lat.masked_fill(~self.mask.to(lat.device), float("inf"))
+                                              .min(1).values.sum())
+            if not fastest_ms > 0:  # negative per-operator or overhead terms fitted on few networks
+                raise ValueError(f"the calibration predicts {fastest_ms:.3g} ms for the fastest path: "
+                                 "no latency model; fit it on more networks, or attach the plain table")
         self.fixed_ms = float(fixed)
         self.lat_ms.copy_(lat)
         self.target = table.target

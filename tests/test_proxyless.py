@@ -445,6 +445,15 @@ def test_calibrated_expected_latency_is_the_expected_calibrated_prediction(tiny_
         cal.scale = scale
         with pytest.raises(ValueError, match="scale is .*slower networks"):
             ProxylessSupernet(TINY).attach_latency(table, calibration=cal)
+    # a rising line that still predicts a non-positive latency for the fastest path (the smoke
+    # run's failure: a negative overhead fitted on 3 networks) is refused as well
+    cal.scale, cal.per_op_ms = 1.0, 0.0
+    lo = ProxylessSupernet(TINY).attach_latency(table).latency_range_ms()[0]
+    cal.overhead_ms = -lo
+    with pytest.raises(ValueError, match="fastest path: no latency model"):
+        ProxylessSupernet(TINY).attach_latency(table, calibration=cal)
+    cal.overhead_ms = -0.5 * lo  # still positive everywhere: accepted
+    assert ProxylessSupernet(TINY).attach_latency(table, calibration=cal).latency_range_ms()[0] > 0
 
 
 def test_latency_matched_random_archs_are_within_tolerance():
