@@ -1,11 +1,11 @@
 """``python -m hwnas_lab notebooks``: generate, check, time; bad input."""
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from hwnas_lab.cli import main
 from hwnas_lab.course.commands import time_notebook
+from helpers import write_notebook as write
 
 ANSWER = "def f(x):\n    ### BEGIN SOLUTION\n    secret = x * 41\n    return secret + x\n    ### END SOLUTION"
 
@@ -18,12 +18,6 @@ def solution(exercise_tags=("exercise",)):
         new_code_cell("assert f(1) == 42", metadata={"tags": ["check"]})])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-def write(folder, name, nb):
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / name)
-    return folder / name
 
 
 def test_cli(tmp_path, capsys):

@@ -7,6 +7,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from hwnas_lab.course import generate
+from helpers import write_notebook as write
 
 ANSWER = "def f(x):\n    ### BEGIN SOLUTION\n    secret = x * 41\n    return secret + x\n    ### END SOLUTION"
 
@@ -21,12 +22,6 @@ def solution(exercise_source: str = ANSWER, exercise_tags=("exercise",), check=T
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-def write(folder, name, nb):
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / name)
-    return folder / name
 
 
 def test_student_notebook_replaces_answer_with_stub():

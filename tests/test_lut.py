@@ -1,7 +1,6 @@
 """Latency tables: build, resume, save/load, bad files, vectorised prediction."""
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from hwnas_lab.latency.lut import (LatencyTable, LatencyTableWarning, MissingEnt
                                    lut_path, specs_of)
 from hwnas_lab.latency.measure import LatencyResult
 from hwnas_lab.space import SPACES
+from helpers import fake_table
 
 CPU, GPU = SPACES["cpu"], SPACES["gpu"]
 
@@ -20,12 +20,6 @@ CPU, GPU = SPACES["cpu"], SPACES["gpu"]
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path
-
-
-def fake_table(space=CPU, seed=0) -> LatencyTable:
-    rng = random.Random(seed)
-    return LatencyTable(space, "torch-1thread",
-                        {s.signature: rng.uniform(0.01, 1.0) for s in space.all_layer_specs()})
 
 
 class FakeMeasure:

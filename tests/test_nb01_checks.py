@@ -9,18 +9,9 @@ import pytest
 
 from hwnas_lab.course import nb01_checks as ex
 from hwnas_lab.space import SPACES, LayerSpec
+from helpers import run_todo
 
 CPU = SPACES["cpu"]
-
-
-def todo(*args):
-    raise NotImplementedError()
-
-
-def run_todo(check, capsys, monkeypatch, name):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    check(todo)
-    assert f"TODO  {name}" in capsys.readouterr().out
 
 
 # ----- exercise 1: measure_median_ms ---------------------------------------------------------

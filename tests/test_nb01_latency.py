@@ -1,6 +1,5 @@
 """Notebook 01's course module: exercise checks against typical mistakes, panels, figures."""
 
-import random
 
 import matplotlib
 
@@ -12,14 +11,9 @@ import pytest  # noqa: E402
 from hwnas_lab.course import nb01_latency as nb  # noqa: E402
 from hwnas_lab.latency.lut import LatencyTable  # noqa: E402
 from hwnas_lab.space import SPACES, LayerSpec  # noqa: E402
+from helpers import fake_table
 
 CPU = SPACES["cpu"]
-
-
-def fake_table(seed=0) -> LatencyTable:
-    rng = random.Random(seed)
-    return LatencyTable(CPU, "torch-1thread",
-                        {s.signature: rng.uniform(0.01, 1.0) for s in CPU.all_layer_specs()})
 
 
 def test_noise_yardstick_by_hand():

@@ -9,18 +9,9 @@ from hwnas_lab.course import nb05_checks as ex
 from hwnas_lab.course import nb05_ofa
 from hwnas_lab.ofa import centre_crop
 from hwnas_lab.ofa.shrink import distillation_loss, progressive_step
+from helpers import run_todo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def todo(*args):
-    raise NotImplementedError()
-
-
-def run_todo(check, capsys, monkeypatch, name):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    check(todo)
-    assert f"TODO  {name}" in capsys.readouterr().out
 
 
 def test_the_modules_hand_out_no_answer():

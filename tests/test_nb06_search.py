@@ -16,6 +16,7 @@ from hwnas_lab.ofa import OFASupernet
 from hwnas_lab.ofa.efficiency import Efficiency
 from hwnas_lab.ofa.search import Constraints, EvolutionConfig, feasible
 from hwnas_lab.space import Arch, get_space
+from helpers import todo
 
 SPACE = get_space("cpu")
 
@@ -106,9 +107,6 @@ def test_variation_check_names_the_mistake(mutate, crossover, hint):
 
 
 def test_checks_report_todo(capsys, monkeypatch):
-    def todo(*args):
-        raise NotImplementedError
-
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     for check, args in ((nb.check_variation, (todo, todo)), (nb.check_feasibility, (todo,)),
                         (nb.check_generation, (todo,))):
