@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas_lab.data import batches, load_cifar10
+from hwnas_lab.data import CIFARSplits, TensorData, batches, load_cifar10
 from hwnas_lab.ofa import OFASupernet, recalibrate_bn
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, LOG, load_checkpoint, load_supernet
-from hwnas_lab.ofa.schedule import get_shrink_config
+from hwnas_lab.ofa import shrink
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config
 from hwnas_lab.ofa.shrink import (SubnetBatch, distillation_loss, make_teacher, progressive_step,
-                                 sample_phase, shrink_step)
+                                 sample_phase, shrink_step, train_supernet)
 from hwnas_lab.space import get_space
 from hwnas_lab.train import evaluate, make_optimizer
 
@@ -187,8 +188,7 @@ def test_torchrun_two_cpu_processes(cifar_root, tmp_path):
 
 
 
-def _tiny(n: int, seed: int):
-    from hwnas_lab.data import CIFARSplits, TensorData
+def _tiny(n: int, seed: int) -> TensorData:
     g = torch.Generator().manual_seed(seed)
     return TensorData(torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8),
                       torch.randint(0, 10, (n,), generator=g))
@@ -197,9 +197,6 @@ def _tiny(n: int, seed: int):
 def _knob_run(**kw):
     """Two phases on random images with every recipe knob: full-resolution largest phase,
     sandwich subnets and a channel reorder in the second, the weight EMA, sparse validation."""
-    from hwnas_lab.data import CIFARSplits
-    from hwnas_lab.ofa.schedule import Phase, ShrinkConfig
-
     phases = (Phase("largest", 2, 0.05, (7,), (6,), (4,), kd=0.0, r=(32,)),
               Phase("expand", 2, 0.05, None, (4, 6), (3, 4), n_subnets=1,
                     always=("smallest",), reorder=True))
@@ -219,23 +216,19 @@ def test_sample_phase_puts_the_sandwich_subnets_first():
     assert archs[2:] == sample_phase(SPACE, plain, 28, random.Random(0))
 
 
-def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread):
+def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread, monkeypatch):
     config, data = _knob_run(ema_decay=0.9, eval_every=2)
-    seen_r = []
-    real_resize = __import__("hwnas_lab.ofa.shrink", fromlist=["resize"]).resize
+    sizes = []  # the resolution of every training batch, in order
 
-    def spy(X, r):
-        seen_r.append((len(seen_r) < 4, r))  # phase 1: the first 2 epochs x 2 batches
-        return real_resize(X, r)
+    def resize_spy(X, r, resize=shrink.resize):
+        sizes.append(r)
+        return resize(X, r)
 
-    import hwnas_lab.ofa.shrink as shrink_mod
-    shrink_mod.resize, restore = spy, shrink_mod.resize
-    try:
-        final = shrink_mod.train_supernet(config, tmp_path / "run", data=data, progress=False,
-                                          device="cpu", log=lambda s: None)
-    finally:
-        shrink_mod.resize = restore
-    assert {r for first, r in seen_r if first} == {32}  # phase 1 trains at r=32 only
+    monkeypatch.setattr(shrink, "resize", resize_spy)
+    final = train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                           log=lambda s: None)
+    assert len(sizes) == 8 and set(sizes[:4]) == {32}  # phase 1 (2 epochs x 2 steps): r=32 only
+    assert set(sizes[4:]) <= set(SPACE.r_choices)
     hist = final["history"]
     assert [("val_acc_largest" in r) for r in hist] == [False, True, False, True]
     assert all("val_acc_smallest_raw" in r for r in hist if "val_acc_largest" in r)
@@ -248,8 +241,6 @@ def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread):
 
 
 def test_resume_with_ema_matches_uninterrupted_run(tmp_path, one_thread):
-    from hwnas_lab.ofa.shrink import train_supernet
-
     config, data = _knob_run(ema_decay=0.9)
     ref = train_supernet(config, tmp_path / "ref", data=data, progress=False, device="cpu",
                          log=lambda s: None)
