@@ -3,6 +3,7 @@
     python scripts/ofa_recipe.py list
     python scripts/ofa_recipe.py run L-base L-full-res     # appends to --results
     python scripts/ofa_recipe.py table L-base L-full-res   # markdown table of finished runs
+    python scripts/ofa_recipe.py profile                   # where a training step spends time
 
 Each experiment is a ``ShrinkConfig`` of a reduced budget, a training subset (``per_class``
 images of each class of the 45,000-image training split; validation is always the
@@ -217,6 +218,61 @@ def table(names: list[str], results: Path) -> str:
     return "\n".join(out)
 
 
+def profile(threads: int, batch: int, repeats: int) -> None:
+    """Where a training step of the largest subnet spends its time: the top operators of
+    torch.profiler over ``repeats`` steps, then depthwise convolutions alone (forward vs
+    backward, channels_last vs NCHW) at the widest expand ratio of each stage's first size."""
+    import torch.nn.functional as F
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.stats import quartiles
+
+    torch.set_num_threads(threads)
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, {threads} threads, batch {batch}, load {os.getloadavg()[0]:.2f}")
+    torch.manual_seed(0)
+    net = OFASupernet(SPACE).extract(SPACE.largest()).train().to(memory_format=torch.channels_last)
+    X = torch.randn(batch, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(X), y).backward()
+        opt.step()
+
+    step()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeats):
+            step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+
+    def timed(fn) -> float:  # median ms of `repeats` calls after one warm-up
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(1e3 * (time.perf_counter() - t0))
+        return quartiles(times)[1]
+
+    e = max(SPACE.e_choices)
+    for k in SPACE.ks_choices:
+        for c, size in sorted({(slot.cin * e, slot.in_size)
+                               for slot in SPACE.block_slots(32) if slot.index == 1}):
+            for fmt in (torch.channels_last, torch.contiguous_format):
+                x = torch.randn(batch, c, size, size).contiguous(memory_format=fmt)
+                w = torch.randn(c, 1, k, k, requires_grad=True)
+                xg = x.clone().requires_grad_()
+                fwd = timed(lambda: F.conv2d(x, w, padding=k // 2, groups=c))
+                both = timed(lambda: F.conv2d(xg, w, padding=k // 2, groups=c).sum().backward())
+                name = "channels_last" if fmt is torch.channels_last else "NCHW"
+                print(f"depthwise {k}x{k}, {c:3d} channels, {size:2d} px, {name:13s}: forward "
+                      f"{fwd:6.1f} ms, backward {both - fwd:6.1f} ms ({(both - fwd) / fwd:.1f}x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     tb = sub.add_parser("table", help="markdown table of finished runs")
     tb.add_argument("names", nargs="+")
     tb.add_argument("--results", type=Path, default=RESULTS)
+    pr = sub.add_parser("profile", help="where a training step of the largest subnet spends time")
+    pr.add_argument("--threads", type=int, default=2)
+    pr.add_argument("--batch", type=int, default=128)
+    pr.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.command == "list":
         for name, exp in EXPERIMENTS.items():
@@ -237,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:14s} {epochs:3d} epochs, {data}{start}: {exp.description}")
     elif args.command == "table":
         print(table(args.names, args.results))
+    elif args.command == "profile":
+        profile(args.threads, args.batch, args.repeats)
     else:
         for name in args.names:
             run(name, args.results, progress=not args.no_progress)
