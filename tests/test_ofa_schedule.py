@@ -37,3 +37,62 @@ def test_bad_phases_and_configs():
         ShrinkConfig(preset="tiny", phases=get_shrink_config("smoke").phases)
     with pytest.raises(ValueError, match="ShrinkConfig.batch_size must be an int >= 1"):
         ShrinkConfig(preset="smoke", phases=get_shrink_config("smoke").phases, batch_size=0)
+
+
+def test_always_subnets_are_the_phase_extremes():
+    space = get_space("cpu")
+    phase = Phase("expand", 1, 0.1, (3, 5), (4, 6), (3, 4), n_subnets=2,
+                  always=("largest", "smallest"))
+    big, small = phase.fixed_subnets(space, 28)
+    assert big == space.uniform(5, 6, 4, 28) and small == space.uniform(3, 4, 3, 28)
+    everything = Phase("all", 1, 0.1, always=["smallest"], n_subnets=0)
+    assert everything.always == ("smallest",)
+    assert everything.fixed_subnets(space, 24) == [space.smallest()]
+    assert Phase("plain", 1, 0.1).fixed_subnets(space, 32) == []
+
+
+def test_phase_resolutions():
+    space = get_space("cpu")
+    assert Phase("p", 1, 0.1).resolutions(space) == space.r_choices
+    assert Phase("p", 1, 0.1, r=[32]).resolutions(space) == (32,)
+    with pytest.raises(ValueError, match=r"resolutions \[20\] are not in the space's"):
+        Phase("p", 1, 0.1, r=(20, 32)).resolutions(space)
+    bad = (Phase("p", 1, 0.1, r=(20,)),)
+    with pytest.raises(ValueError, match=r"resolutions \[20\]"):  # caught when the run is configured
+        ShrinkConfig(preset="smoke", phases=bad)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"always": ("biggest",)}, "always="), ({"always": ("largest", "largest")}, "always="),
+    ({"n_subnets": 0}, "train no subnet"), ({"n_subnets": -1}, "n_subnets must be an int >= 0"),
+    ({"warmup_epochs": 3.0}, "warmup_epochs must be in"), ({"r": ()}, "r=\\(\\) samples nothing"),
+    ({"ks": []}, "ks=\\(\\) samples nothing"), ({"kd": -1.0}, "kd >= 0"),
+])
+def test_phase_rejects_bad_knobs(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Phase(**{"name": "p", "epochs": 2, "lr": 0.1, **kw})
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"ema_decay": 1.0}, "ema_decay"), ({"ema_decay": -0.5}, "ema_decay"),
+    ({"eval_every": 0}, "eval_every"), ({"kd_temperature": 0.0}, "kd_temperature"),
+])
+def test_config_rejects_bad_knobs(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ShrinkConfig(preset="smoke", phases=get_shrink_config("smoke").phases, **kw)
+
+
+def test_knobs_round_trip_and_old_configs_still_load():
+    phases = (Phase("largest", 3, 0.1, (7,), (6,), (4,), kd=0.0, r=(32,)),
+              Phase("expand", 5, 0.05, n_subnets=1, always=("smallest",)))
+    config = ShrinkConfig(preset="smoke", phases=phases, ema_decay=0.99, eval_every=2)
+    assert ShrinkConfig.from_dict(config.to_dict()) == config
+    old = get_shrink_config("laptop").to_dict()  # saved before the knobs existed
+    for key in ("ema_decay", "eval_every"):
+        old.pop(key)
+    for phase in old["phases"]:
+        phase.pop("r"), phase.pop("always")
+    assert ShrinkConfig.from_dict(old) == get_shrink_config("laptop")
+    # validations: epochs 2 and 3 of phase 1 (phase end), 2, 4 and 5 of phase 2; x2 with EMA
+    assert config.validations() == 2 * (2 + 3)
+    assert get_shrink_config("laptop").validations() == 38  # every epoch

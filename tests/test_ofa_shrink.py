@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas_lab.data import batches, load_cifar10
+from hwnas_lab.data import CIFARSplits, TensorData, batches, load_cifar10
 from hwnas_lab.ofa import OFASupernet, recalibrate_bn
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, LOG, load_checkpoint, load_supernet
-from hwnas_lab.ofa.schedule import get_shrink_config
+from hwnas_lab.ofa import shrink
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config
 from hwnas_lab.ofa.shrink import (SubnetBatch, distillation_loss, make_teacher, progressive_step,
-                                 sample_phase, shrink_step)
+                                 sample_phase, shrink_step, train_supernet)
 from hwnas_lab.space import get_space
 from hwnas_lab.train import evaluate, make_optimizer
 
@@ -185,3 +186,77 @@ def test_torchrun_two_cpu_processes(cifar_root, tmp_path):
     assert res.stdout.count("done in") == 1  # rank 0 alone logs and writes
 
 
+
+
+def _tiny(n: int, seed: int) -> TensorData:
+    g = torch.Generator().manual_seed(seed)
+    return TensorData(torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8),
+                      torch.randint(0, 10, (n,), generator=g))
+
+
+def _knob_run(**kw):
+    """Two phases on random images with every recipe knob: full-resolution largest phase,
+    sandwich subnets and a channel reorder in the second, the weight EMA, sparse validation."""
+    phases = (Phase("largest", 2, 0.05, (7,), (6,), (4,), kd=0.0, r=(32,)),
+              Phase("expand", 2, 0.05, None, (4, 6), (3, 4), n_subnets=1,
+                    always=("smallest",), reorder=True))
+    config = ShrinkConfig(preset="smoke", phases=phases, batch_size=16, recal_batches=1,
+                          threads=1, **kw)
+    return config, CIFARSplits(_tiny(32, 0), _tiny(16, 1), _tiny(16, 2))
+
+
+def test_sample_phase_puts_the_sandwich_subnets_first():
+    phase = dataclasses.replace(get_shrink_config("laptop").phases[-1], n_subnets=2,
+                                always=("largest", "smallest"))
+    archs = sample_phase(SPACE, phase, 28, random.Random(0))
+    assert archs[:2] == [SPACE.uniform(7, 6, 4, 28), SPACE.uniform(3, 3, 2, 28)]
+    plain = dataclasses.replace(phase, always=())  # no sandwich: the draws of before
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    assert sample_phase(SPACE, plain, 24, rng_a) == [SPACE.sample(rng_b, r=(24,)) for _ in range(2)]
+    assert archs[2:] == sample_phase(SPACE, plain, 28, random.Random(0))
+
+
+def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread, monkeypatch):
+    config, data = _knob_run(ema_decay=0.9, eval_every=2)
+    sizes = []  # the resolution of every training batch, in order
+
+    def resize_spy(X, r, resize=shrink.resize):
+        sizes.append(r)
+        return resize(X, r)
+
+    monkeypatch.setattr(shrink, "resize", resize_spy)
+    final = train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                           log=lambda s: None)
+    assert len(sizes) == 8 and set(sizes[:4]) == {32}  # phase 1 (2 epochs x 2 steps): r=32 only
+    assert set(sizes[4:]) <= set(SPACE.r_choices)
+    hist = final["history"]
+    assert [("val_acc_largest" in r) for r in hist] == [False, True, False, True]
+    assert all("val_acc_smallest_raw" in r for r in hist if "val_acc_largest" in r)
+    last = load_checkpoint(tmp_path / "run" / LAST)
+    assert last["ema"]["updates"] == 4  # restarted at phase 2's reorder: 2 epochs x 2 steps
+    saved = load_checkpoint(tmp_path / "run" / FINAL)["model"]
+    for key, value in last["ema"]["module"].items():  # the average is what is saved
+        assert torch.equal(saved[key], value), key
+    assert any(not torch.equal(saved[k], last["model"][k]) for k in saved)
+
+
+def test_resume_with_ema_matches_uninterrupted_run(tmp_path, one_thread):
+    config, data = _knob_run(ema_decay=0.9)
+    ref = train_supernet(config, tmp_path / "ref", data=data, progress=False, device="cpu",
+                         log=lambda s: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_phase_two(line: str) -> None:
+        if line.startswith("[expand 1/2]"):
+            raise Stop  # before that epoch's checkpoint: last.pt holds the end of phase 1
+
+    with pytest.raises(Stop):
+        train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                       log=stop_in_phase_two)
+    assert load_checkpoint(tmp_path / "run" / LAST)["phase"] == 1
+    got = train_supernet(config, tmp_path / "run", resume=True, data=data, progress=False,
+                         device="cpu", log=lambda s: None)
+    for key, value in ref["model"].items():
+        assert torch.allclose(got["model"][key].float(), value.float(), atol=1e-5), key

@@ -152,7 +152,8 @@ def shrink_log(history: Sequence[dict], ax=None, title: str = "validation accura
     fig, ax = axes(ax, figsize=(8.0, 3.4))
     xs = np.arange(1, len(history) + 1)
     for key, label in (("val_acc_largest", "largest"), ("val_acc_smallest", "smallest")):
-        ax.plot(xs, [100 * row[key] for row in history], marker="o", ms=3, label=label)
+        ax.plot(xs, [100 * row.get(key, np.nan) for row in history], marker="o", ms=3,
+                label=label)  # NaN: an epoch without validation (eval_every > 1)
     start = 0
     for i, row in enumerate(history):
         if i + 1 == len(history) or history[i + 1]["phase"] != row["phase"]:

@@ -25,7 +25,7 @@ from ..data import CLASSES, IMAGES_PER_CLASS, TEST_IMAGES_PER_CLASS
 from ..space import get_space
 from ..stats import quartiles
 from .schedule import ShrinkConfig
-from .shrink import SubnetBatch, make_teacher, shrink_step
+from .shrink import SubnetBatch, make_teacher, sample_phase, shrink_step
 from .supernet import OFASupernet
 
 
@@ -106,10 +106,10 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
             opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
             times = []
             for i in range(steps + 1):
-                r = rng.choice(space.r_choices)
+                r = rng.choice(phase.resolutions(space))
                 X = torch.randn(config.batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
                 y = torch.randint(0, space.num_classes, (config.batch_size,))
-                archs = [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
+                archs = sample_phase(space, phase, r, rng)
                 t0 = time.perf_counter()
                 shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
                             criterion, config.kd_temperature)
@@ -119,7 +119,7 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
             phases.append({"phase": phase.name, "epochs": phase.epochs, "step_s": med,
                            "step_iqr_s": (q1, q3), "img_s": config.batch_size / med,
                            "train_s": med * steps_per_epoch * phase.epochs})
-        # evaluation: largest + smallest on val every epoch (+ recalibration), test at the end
+        # evaluation: largest + smallest on val (+ recalibration) per validation, test at the end
         net.eval()
         eval_s = {}
         with torch.inference_mode():
@@ -131,8 +131,7 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
                 static(X)
                 eval_s[tag] = (time.perf_counter() - t0) / 256  # seconds per image
         per_image = sum(eval_s.values())
-        epochs = sum(p.epochs for p in config.phases)
-        eval_total = per_image * (epochs * (n_val + config.recal_batches * 256) + n_test)
+        eval_total = per_image * (config.validations() * (n_val + config.recal_batches * 256) + n_test)
         train_total = sum(p["train_s"] for p in phases)
         return {"preset": config.preset, "threads": threads, "n_train": n_train,
                 "steps_per_epoch": steps_per_epoch, "phases": phases, "eval_s": eval_total,
@@ -147,7 +146,7 @@ def format_estimate(est: dict) -> str:
         lines.append(f"  {p['phase']:9s} {p['epochs']:3d} epochs  step {p['step_s']:.3f} s "
                      f"[{p['step_iqr_s'][0]:.3f}-{p['step_iqr_s'][1]:.3f}]  {p['img_s']:6.0f} img/s"
                      f"  -> {p['train_s'] / 60:6.1f} min")
-    lines.append(f"  evaluation (val every epoch, test at the end) -> {est['eval_s'] / 60:.1f} min")
+    lines.append(f"  evaluation (validations, test at the end) -> {est['eval_s'] / 60:.1f} min")
     lines.append(f"  total ~ {est['total_s'] / 60:.0f} min")
     return "\n".join(lines)
 
@@ -173,9 +172,8 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
     for phase in config.phases:
         units = []
         for _ in range(n_samples):
-            r = rng.choice(space.r_choices)
-            cost = sum(arch_flops(space, space.sample(rng, r=(r,), **phase.choices()))
-                       for _ in range(phase.n_subnets))
+            r = rng.choice(phase.resolutions(space))
+            cost = sum(arch_flops(space, a) for a in sample_phase(space, phase, r, rng))
             if phase.kd > 0:
                 cost += arch_flops(space, space.sample(rng, ks=(max(space.ks_choices),),
                                                       e=(max(space.e_choices),),
@@ -185,10 +183,9 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
         phases.append({"phase": phase.name, "epochs": phase.epochs, "step_units": unit,
                        "train_s": unit * step_s * steps_per_epoch * phase.epochs})
     train_total = sum(p["train_s"] for p in phases)
-    # evaluation: forward only (a third of a step) of largest + smallest per val image each epoch
+    # evaluation: forward only (a third of a step) of largest + smallest per val image and validation
     small = arch_flops(space, space.smallest()) / full
-    epochs = sum(p.epochs for p in config.phases)
-    eval_s = (1 + small) / 3 / largest_img_s * (epochs * (n_val + config.recal_batches * 256)
+    eval_s = (1 + small) / 3 / largest_img_s * (config.validations() * (n_val + config.recal_batches * 256)
                                                 + n_test)
     return {"preset": config.preset, "largest_img_s": largest_img_s, "phases": phases,
             "train_s": train_total, "eval_s": eval_s, "total_s": train_total + eval_s,

@@ -11,6 +11,11 @@ with elastic resolution throughout. ``Phase`` rows of a ``ShrinkConfig`` per pre
 (``SHRINK_PRESETS``) set epochs, learning rates and subnets per step; what every training
 run shares (batch size, momentum, weight decay, label smoothing ...) is
 ``hwnas_lab.train.OptimConfig``, which ``ShrinkConfig`` extends.
+
+Recipe knobs beyond OFA's schedule (off by default; scripts/ofa_recipe.py measures them):
+a phase's own resolutions (``Phase.r``), subnets trained in every step besides the random
+ones (``Phase.always``, the sandwich rule), a moving average of the weights
+(``ShrinkConfig.ema_decay``) and validation every N epochs (``eval_every``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from ..arch import Arch
 from ..config import check_int, get_preset
 from ..space import SearchSpace, get_space
 from ..train import OptimConfig
@@ -37,17 +43,55 @@ class Phase:
     kd: float = 1.0  # weight of the distillation loss (0: no teacher, phase 1)
     reorder: bool = False  # sort hidden channels by importance before the phase
     warmup_epochs: float = 0.0  # linear learning-rate warm-up at the start of the phase
+    r: tuple[int, ...] | None = None  # resolutions drawn per batch (None: all of the space's)
+    always: tuple[str, ...] = ()  # also trained in every step, at the batch's resolution:
+    #   "largest" and/or "smallest" of the phase's choices (the sandwich rule of Yu & Huang,
+    #   "Universally Slimmable Networks", ICCV 2019); (): only the n_subnets random ones
 
     def __post_init__(self) -> None:
         check_int(f"Phase {self.name!r} epochs", self.epochs)
-        check_int(f"Phase {self.name!r} n_subnets", self.n_subnets)
+        check_int(f"Phase {self.name!r} n_subnets", self.n_subnets, minimum=0)
         if not self.lr > 0 or self.kd < 0:
             raise ValueError(f"Phase {self.name!r}: lr must be > 0 and kd >= 0, got lr "
                              f"{self.lr!r}, kd {self.kd!r}")
+        for name in ("ks", "e", "d", "r"):
+            value = getattr(self, name)
+            if value is not None:
+                if not tuple(value):
+                    raise ValueError(f"Phase {self.name!r}: {name}=() samples nothing; give "
+                                     "some choices, or None for all of the space's")
+                object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "always", tuple(self.always))
+        if any(a not in ("largest", "smallest") for a in self.always) \
+                or len(set(self.always)) != len(self.always):
+            raise ValueError(f"Phase {self.name!r}: always={self.always!r}; allowed: "
+                             "'largest' and 'smallest', each at most once")
+        if self.n_subnets + len(self.always) < 1:
+            raise ValueError(f"Phase {self.name!r}: n_subnets=0 and always=() train no subnet; "
+                             "give n_subnets >= 1 or always=('largest',)")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(f"Phase {self.name!r}: warmup_epochs must be in [0, epochs="
+                             f"{self.epochs}], got {self.warmup_epochs!r}")
 
     def choices(self) -> dict:
         """The subsets to sample from, as keyword arguments of ``SearchSpace.sample``."""
         return {"ks": self.ks, "e": self.e, "d": self.d}
+
+    def resolutions(self, space: SearchSpace) -> tuple[int, ...]:
+        """The resolutions this phase trains at; a ``ValueError`` if ``space`` lacks one."""
+        if self.r is None:
+            return space.r_choices
+        bad = [r for r in self.r if r not in space.r_choices]
+        if bad:
+            raise ValueError(f"Phase {self.name!r}: resolutions {bad} are not in the space's "
+                             f"{list(space.r_choices)}")
+        return self.r
+
+    def fixed_subnets(self, space: SearchSpace, r: int) -> list[Arch]:
+        """The ``always`` subnets at resolution ``r``, from the phase's own choices."""
+        sets = [getattr(self, n) or getattr(space, f"{n}_choices") for n in ("ks", "e", "d")]
+        return [space.uniform(*(pick(s) for s in sets), r)
+                for pick in (max if a == "largest" else min for a in self.always)]
 
 
 def progressive_phases(space: SearchSpace, epochs: tuple[int, int, int, int, int, int],
@@ -78,6 +122,9 @@ class ShrinkConfig(OptimConfig):
     dropout: float = 0.0  # before the classifier
     recal_batches: int = 10  # training batches for BN recalibration before each evaluation
     threads: int | None = None  # intra-op CPU threads per process (None: torch's default)
+    ema_decay: float = 0.0  # per-step moving average of the weights (hwnas_lab.ema; 0: off);
+    #   when on, evaluations, the teacher and the saved supernet use the average
+    eval_every: int = 1  # validate every N epochs (and always at the end of a phase)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,10 +132,25 @@ class ShrinkConfig(OptimConfig):
         if not self.phases:
             raise ValueError("ShrinkConfig.phases is empty: give at least one Phase")
         check_int("ShrinkConfig.recal_batches", self.recal_batches)
+        check_int("ShrinkConfig.eval_every", self.eval_every)
+        if not (self.ema_decay == 0.0 or 0.0 < self.ema_decay < 1.0):
+            raise ValueError(f"ShrinkConfig.ema_decay must be 0 (off) or in (0, 1), e.g. 0.999; "
+                             f"got {self.ema_decay!r}")
+        if not self.kd_temperature > 0:
+            raise ValueError(f"ShrinkConfig.kd_temperature must be > 0, got {self.kd_temperature!r}")
+        for phase in self.phases:
+            phase.resolutions(self.space)  # a resolution outside the space: ValueError
 
     @property
     def space(self) -> SearchSpace:
         return get_space(get_preset(self.preset).space)
+
+    def validations(self) -> int:
+        """How many validations of the largest and smallest subnets the run makes: every
+        ``eval_every`` epochs and at each phase end, twice over (average, raw) with the EMA."""
+        per_phase = (p.epochs // self.eval_every + (p.epochs % self.eval_every > 0)
+                     for p in self.phases)
+        return sum(per_phase) * (2 if self.ema_decay > 0 else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)

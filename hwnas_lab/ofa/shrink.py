@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ..arch import Arch
 from ..config import torch_threads
+from ..ema import WeightEMA
 from ..data import CIFARSplits, TensorData, batches, load_cifar10, resize
 from ..space import SearchSpace
 from ..train import epoch_steps, evaluate, make_optimizer, make_scheduler
@@ -104,8 +105,10 @@ def shrink_step(model: nn.Module, teacher: nn.Module | None, opt: torch.optim.Op
 
 
 def sample_phase(space: SearchSpace, phase: Phase, r: int, rng: random.Random) -> list[Arch]:
-    """The ``phase.n_subnets`` random subnets of one step, all at resolution ``r``."""
-    return [space.sample(rng, r=(r,), **phase.choices()) for _ in range(phase.n_subnets)]
+    """The subnets of one step, all at resolution ``r``: the phase's ``always`` subnets
+    (sandwich rule), then ``phase.n_subnets`` random ones."""
+    return phase.fixed_subnets(space, r) + [space.sample(rng, r=(r,), **phase.choices())
+                                            for _ in range(phase.n_subnets)]
 
 
 def progressive_step(net: OFASupernet, teacher: nn.Module | None, opt: torch.optim.Optimizer,
@@ -224,6 +227,7 @@ class _Run:
         torch.manual_seed(config.seed)
         self.net = OFASupernet(self.space, config.dropout)
         self.teacher: nn.Module | None = None
+        self.ema: WeightEMA | None = None
         self.state = {"phase": 0, "epoch": 0, "history": [], "elapsed_s": 0.0, "done": False}
 
     def train(self, ckpt: dict | None, data: CIFARSplits | None) -> dict:
@@ -232,6 +236,10 @@ class _Run:
             self._resume(ckpt)
         self.data = data if data is not None else self._load_data()
         self.net.to(device=ctx.device, memory_format=self.memory_format)
+        if config.ema_decay > 0:
+            self.ema = WeightEMA(self.net, config.ema_decay)
+            if ckpt is not None and ckpt.get("ema") is not None:
+                self.ema.load_state_dict(ckpt["ema"])
         self.model: nn.Module = SubnetBatch(self.net)
         if ctx.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -247,6 +255,11 @@ class _Run:
             self._phase(p_idx, ckpt if p_idx == self.state["phase"] else None)
             ckpt = None
         return self._finish()
+
+    @property
+    def best(self) -> OFASupernet:
+        """The weights evaluated, distilled from and saved: the EMA's when it is on."""
+        return self.net if self.ema is None else self.ema.module
 
     def _resume(self, ckpt: dict) -> None:
         """Continue from ``ckpt`` (its config was checked against ours by train_supernet)."""
@@ -272,8 +285,10 @@ class _Run:
         first_epoch = self.state["epoch"] if ckpt is not None else 0
         if first_epoch == 0 and phase.reorder:  # mid-phase checkpoints are already reordered
             self.net.reorder_channels()
+            if self.ema is not None:  # the average's channels are in the old order: restart
+                self.ema.reset(self.net)
         if phase.kd > 0 and self.teacher is None:
-            self.teacher = make_teacher(self.net, None, self.ctx.device, self.memory_format)
+            self.teacher = make_teacher(self.best, None, self.ctx.device, self.memory_format)
         opt = make_optimizer(self.net, self.config, phase.lr)
         sched = make_scheduler(opt, self.steps * phase.epochs,
                                round(phase.warmup_epochs * self.steps))
@@ -292,7 +307,8 @@ class _Run:
                 save_checkpoint(checkpoint(
                     self.net, self.config, self.state, optimizer=opt.state_dict(),
                     scheduler=sched.state_dict(),
-                    teacher=None if self.teacher is None else self.teacher.state_dict()),
+                    teacher=None if self.teacher is None else self.teacher.state_dict(),
+                    ema=None if self.ema is None else self.ema.state_dict()),
                     self.out / LAST)
                 write_log(self.out / LOG, self.state["history"])
             if self.ctx.world > 1:
@@ -318,36 +334,44 @@ class _Run:
                    total=self.steps, leave=False, disable=not (self.progress and ctx.main),
                    desc=f"{phase.name} {epoch + 1}/{phase.epochs}", mininterval=0.5)
         for X, y in bar:
-            r = pick.choice(space.r_choices)  # elastic resolution: one per batch
+            r = pick.choice(phase.resolutions(space))  # elastic resolution: one per batch
             X = resize(X, r).contiguous(memory_format=self.memory_format)
             lr = opt.param_groups[0]["lr"]
             loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
                                     config.kd_temperature, model=self.model)
             sched.step()
-            loss_sum += loss * len(y) / phase.n_subnets
+            if self.ema is not None:
+                self.ema.update(self.net)
+            loss_sum += loss * len(y) / (phase.n_subnets + len(phase.always))
             seen += len(y)
         row = {"phase": phase.name, "phase_index": p_idx, "epoch": epoch + 1, "lr": lr,
                "train_loss": loss_sum.item() / max(1, seen), "train_s": time.perf_counter() - t0,
                "images_per_s": seen * ctx.world / (time.perf_counter() - t0)}
         if ctx.main:
-            row.update({f"val_acc_{tag}": acc for tag, acc in self._accuracies(self.data.val).items()})
+            acc = ""
+            if epoch + 1 == phase.epochs or (epoch + 1) % config.eval_every == 0:
+                row.update({f"val_acc_{tag}": a for tag, a in self._accuracies(self.data.val).items()})
+                if self.ema is not None:  # the raw weights too: what the average adds
+                    row.update({f"val_acc_{tag}_raw": a for tag, a
+                                in self._accuracies(self.data.val, self.net).items()})
+                acc = (f"val acc largest {row['val_acc_largest']:.3f} smallest "
+                       f"{row['val_acc_smallest']:.3f}  ")
             row["epoch_s"] = time.perf_counter() - t0
             self.log(f"[{phase.name} {epoch + 1}/{phase.epochs}] loss {row['train_loss']:.3f}  "
-                     f"val acc largest {row['val_acc_largest']:.3f} smallest "
-                     f"{row['val_acc_smallest']:.3f}  {row['images_per_s']:.0f} img/s  "
-                     f"{row['epoch_s']:.0f} s")
+                     f"{acc}{row['images_per_s']:.0f} img/s  {row['epoch_s']:.0f} s")
         return row
 
-    def _accuracies(self, split: TensorData) -> dict[str, float]:
-        """Largest and smallest subnets on ``split``, each after BN recalibration."""
-        space = self.space
-        return {tag: evaluate_subnet(self.net, arch, self.data.train, split,
+    def _accuracies(self, split: TensorData, net: OFASupernet | None = None) -> dict[str, float]:
+        """Largest and smallest subnets of ``net`` (default ``self.best``) on ``split``, each
+        after BN recalibration."""
+        space, net = self.space, net or self.best
+        return {tag: evaluate_subnet(net, arch, self.data.train, split,
                                      self.config.recal_batches, seed=self.config.seed,
                                      device=self.ctx.device)
                 for tag, arch in (("largest", space.largest()), ("smallest", space.smallest()))}
 
     def _finish(self) -> dict:
-        final = checkpoint(self.net, self.config, self.state)
+        final = checkpoint(self.best, self.config, self.state)
         if self.ctx.main:
             final.update({f"test_acc_{tag}": acc
                           for tag, acc in self._accuracies(self.data.test).items()})
