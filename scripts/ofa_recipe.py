@@ -220,13 +220,16 @@ def table(names: list[str], results: Path) -> str:
 
 def profile(threads: int, batch: int, repeats: int) -> None:
     """Where a training step of the largest subnet spends its time: the top operators of
-    torch.profiler over ``repeats`` steps, then depthwise convolutions alone (forward vs
-    backward, channels_last vs NCHW) at the widest expand ratio of each stage's first size."""
+    torch.profiler over ``repeats`` steps (the static network: plain convolutions), then
+    depthwise convolutions alone at the widest expand ratio of each stage's map size: forward
+    vs backward, channels_last vs NCHW, and forward + backward as the batched matmul of
+    ``hwnas_lab.ofa.small_map_conv``."""
     import torch.nn.functional as F
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.small_map_conv import matmul_depthwise
     from hwnas_lab.stats import quartiles
 
     torch.set_num_threads(threads)
@@ -269,8 +272,13 @@ def profile(threads: int, batch: int, repeats: int) -> None:
                 fwd = timed(lambda: F.conv2d(x, w, padding=k // 2, groups=c))
                 both = timed(lambda: F.conv2d(xg, w, padding=k // 2, groups=c).sum().backward())
                 name = "channels_last" if fmt is torch.channels_last else "NCHW"
-                print(f"depthwise {k}x{k}, {c:3d} channels, {size:2d} px, {name:13s}: forward "
-                      f"{fwd:6.1f} ms, backward {both - fwd:6.1f} ms ({(both - fwd) / fwd:.1f}x)")
+                line = (f"depthwise {k}x{k}, {c:3d} channels, {size:2d} px, {name:13s}: forward "
+                        f"{fwd:6.1f} ms, backward {both - fwd:6.1f} ms ({(both - fwd) / fwd:.1f}x)")
+                if fmt is torch.channels_last:  # the batched-matmul form, forward + backward
+                    mm = timed(lambda: matmul_depthwise(xg, w).sum().backward())
+                    used = "used in training" if k > size else "not used"
+                    line += f"; as a matmul {mm:6.1f} ms against {both:6.1f} ({used})"
+                print(line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,15 +11,17 @@ from hwnas_lab.space import get_space
 
 
 @pytest.mark.parametrize("k, size, stride", [(5, 4, 1), (7, 4, 1), (7, 3, 1), (7, 6, 1),
-                                             (5, 2, 1), (7, 5, 2), (7, 4, 2), (9, 8, 2)])
+                                             (5, 2, 1), (7, 5, 2), (7, 4, 2), (9, 8, 2),
+                                             (3, 4, 1), (3, 8, 2), (5, 8, 1)])
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_equals_conv2d_forward_and_backward(k, size, stride, channels_last):
+@pytest.mark.parametrize("conv", [smc.depthwise_conv2d, smc.matmul_depthwise])
+def test_equals_conv2d_forward_and_backward(k, size, stride, channels_last, conv):
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(6, 5, size, size).contiguous(memory_format=fmt).requires_grad_()
     w = torch.randn(5, 1, k, k, requires_grad=True)
     x_ref, w_ref = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
-    out = smc.depthwise_conv2d(x, w, stride)
+    out = conv(x, w, stride)
     ref = F.conv2d(x_ref, w_ref, None, stride, k // 2, 1, 5)
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, atol=1e-5)

@@ -47,6 +47,14 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> 
     k = weight.shape[-1]
     if k <= max(h, w) or h * w > MAX_PIXELS:
         return F.conv2d(x, weight, None, stride, k // 2, 1, c)
+    return matmul_depthwise(x, weight, stride)
+
+
+def matmul_depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """The same convolution as one batched matmul, whatever the sizes (``depthwise_conv2d``
+    picks it only where it is faster)."""
+    n, c, h, w = x.shape
+    k = weight.shape[-1]
     index, inside = _plan(h, w, k, stride)
     index, inside = index.to(x.device), inside.to(device=x.device, dtype=x.dtype)
     matrices = weight.reshape(c, k * k)[:, index] * inside  # (C, P_out, Q_in)
