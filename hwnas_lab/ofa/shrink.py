@@ -364,7 +364,7 @@ class _Run:
     def _accuracies(self, split: TensorData, net: OFASupernet | None = None) -> dict[str, float]:
         """Largest and smallest subnets of ``net`` (default ``self.best``) on ``split``, each
         after BN recalibration."""
-        space, net = self.space, net or self.best
+        space, net = self.space, self.best if net is None else net
         return {tag: evaluate_subnet(net, arch, self.data.train, split,
                                      self.config.recal_batches, seed=self.config.seed,
                                      device=self.ctx.device)
