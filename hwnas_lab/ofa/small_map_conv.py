@@ -22,7 +22,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-MAX_PIXELS = 64  # and only maps of at most this many pixels (the matrices grow as pixels^2)
+MAX_PIXELS = 64  # the matmul form only on maps this small (its matrices grow as pixels^2)
 
 
 @functools.lru_cache(maxsize=64)
