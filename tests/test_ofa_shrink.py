@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas_lab.data import CIFARSplits, TensorData
+from hwnas_lab.data import CIFARSplits
 from hwnas_lab.ofa import OFASupernet
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, LOG, load_checkpoint, load_supernet
 from hwnas_lab.ofa import shrink
@@ -25,6 +25,7 @@ from hwnas_lab.ofa.shrink import (SubnetBatch, distillation_loss, make_teacher, 
                                  sample_phase, shrink_step, train_supernet)
 from hwnas_lab.space import get_space
 from hwnas_lab.train import make_optimizer
+from ofa_search_helpers import tiny_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = get_space("cpu")
@@ -179,12 +180,6 @@ def test_torchrun_two_cpu_processes(cifar_root, tmp_path):
 
 
 
-def _tiny(n: int, seed: int) -> TensorData:
-    g = torch.Generator().manual_seed(seed)
-    return TensorData(torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8),
-                      torch.randint(0, 10, (n,), generator=g))
-
-
 def _knob_run(**kw):
     """Two phases on random images with every recipe knob: full-resolution largest phase,
     sandwich subnets and a channel reorder in the second, the weight EMA, sparse validation."""
@@ -193,7 +188,7 @@ def _knob_run(**kw):
                     always=("smallest",), reorder=True))
     config = ShrinkConfig(preset="smoke", phases=phases, batch_size=16, recal_batches=1,
                           threads=1, **kw)
-    return config, CIFARSplits(_tiny(32, 0), _tiny(16, 1), _tiny(16, 2))
+    return config, CIFARSplits(tiny_data(32, 0), tiny_data(16, 1), tiny_data(16, 2))
 
 
 def test_sample_phase_puts_the_sandwich_subnets_first():
