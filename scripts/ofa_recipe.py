@@ -37,7 +37,8 @@ from pathlib import Path
 import torch
 
 from hwnas_lab.config import cache_dir
-from hwnas_lab.ofa.checkpoint import CKPT_FORMAT, FINAL, LAST, load_checkpoint
+from hwnas_lab.ofa.checkpoint import (FINAL, LAST, checkpoint, load_checkpoint, save_checkpoint,
+                                      supernet_from_checkpoint)
 from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, progressive_phases
 from hwnas_lab.ofa.shrink import train_supernet
 from hwnas_lab.space import get_space
@@ -142,11 +143,10 @@ def _seed_checkpoint(exp: Experiment, out: Path) -> None:
     if not src.exists():
         raise FileNotFoundError(f"experiment {exp.init!r} has not finished ({src} missing): "
                                 f"run `python scripts/ofa_recipe.py run {exp.init}` first")
-    ckpt = load_checkpoint(src)
+    net = supernet_from_checkpoint(load_checkpoint(src), where=f"checkpoint {src}")
     out.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": CKPT_FORMAT, "space": ckpt["space"], "config": exp.config.to_dict(),
-                "phase": exp.init_phases, "epoch": 0, "history": [], "elapsed_s": 0.0,
-                "done": False, "model": ckpt["model"]}, out / LAST)
+    state = {"phase": exp.init_phases, "epoch": 0, "history": [], "elapsed_s": 0.0, "done": False}
+    save_checkpoint(checkpoint(net, exp.config, state), out / LAST)
 
 
 def run(name: str, results: Path, progress: bool = True) -> dict:
