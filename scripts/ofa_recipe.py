@@ -39,12 +39,12 @@ import torch
 from hwnas_lab.config import cache_dir
 from hwnas_lab.ofa.checkpoint import (FINAL, LAST, checkpoint, load_checkpoint, save_checkpoint,
                                       supernet_from_checkpoint)
+from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, progressive_phases
 from hwnas_lab.ofa.shrink import train_supernet
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
-RESULTS = Path(__file__).resolve().parents[1] / "hwnas_lab" / "ofa" / "weights" / "recipe_runs.jsonl"
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
 
 SHRINKING = {
     "S-base": ("shrinking as the laptop preset does it, one epoch per phase", shrinking()),
+    "S-base-s1": ("S-base with seed 1 (noise of the sampled subnets and the data order)",
+                  shrinking(seed=1)),
     "S-sandwich": ("S-base + the phase's smallest subnet in every depth/expand step",
                    shrinking(always=("smallest",))),
     "S-low-lr": ("S-base with 1/3 of the learning rates",
@@ -198,10 +200,7 @@ def run(name: str, results: Path, progress: bool = True) -> dict:
 
 def table(names: list[str], results: Path) -> str:
     """A markdown table of finished runs (the latest line of each name in ``results``)."""
-    rows = {}
-    for line in results.read_text().splitlines():
-        row = json.loads(line)
-        rows[row["name"]] = row
+    rows = load_runs(results)
     missing = [n for n in names if n not in rows]
     if missing:
         raise ValueError(f"no results yet for {missing} in {results}; run them first")
@@ -287,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="the experiments and what each asks")
     r = sub.add_parser("run", help="run experiments in turn; append one JSON line each")
     r.add_argument("names", nargs="+")
-    r.add_argument("--results", type=Path, default=RESULTS)
+    r.add_argument("--results", type=Path, default=RECIPE_RUNS)
     r.add_argument("--no-progress", action="store_true")
     tb = sub.add_parser("table", help="markdown table of finished runs")
     tb.add_argument("names", nargs="+")
-    tb.add_argument("--results", type=Path, default=RESULTS)
+    tb.add_argument("--results", type=Path, default=RECIPE_RUNS)
     pr = sub.add_parser("profile", help="where a training step of the largest subnet spends time")
     pr.add_argument("--threads", type=int, default=2)
     pr.add_argument("--batch", type=int, default=128)

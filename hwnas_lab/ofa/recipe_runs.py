@@ -1,0 +1,63 @@
+"""The shipped records of the recipe experiments, and the ablations notebook 05 draws from them.
+
+``weights/recipe_runs.jsonl`` holds one JSON line per finished run of
+``scripts/ofa_recipe.py`` (in a clone of the repository: ``python scripts/ofa_recipe.py run
+NAME`` reruns one): its config and per-epoch log, validation and test accuracy (0..1) of the
+largest and smallest subnets after BN recalibration, wall and CPU time (s) and the load
+average before and after. ``weights/RECIPE.md`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+RECIPE_RUNS = Path(__file__).resolve().parent / "weights" / "recipe_runs.jsonl"
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One shrinking experiment read against ``ABLATION_REFERENCE``."""
+
+    name: str  # the experiment's name in scripts/ofa_recipe.py
+    label: str  # what it changes, for a figure
+
+
+ABLATION_REFERENCE = Ablation("S-base", "progressive shrinking\n(as the laptop preset)")
+ABLATIONS = (
+    Ablation("S-no-PS", "without progressive\nshrinking"),
+    Ablation("S-kd0", "without\ndistillation"),
+    Ablation("S-no-reorder", "without channel\nsorting"),
+    Ablation("S-sandwich", "+ smallest subnet\nin every step"),
+)
+
+
+def load_runs(path: Path | str = RECIPE_RUNS) -> dict[str, dict]:
+    """Experiment name -> its record (the last line of that name, a rerun replaces a run)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no recipe runs at {path}: run `python scripts/ofa_recipe.py "
+                                "run NAME` (it appends there) or pass the file you wrote")
+    runs = {}
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            runs[row["name"]] = row
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}, line {i}: not a recipe run record ({err}); each line "
+                             "must be one JSON object with a 'name'") from err
+    return runs
+
+
+def ablation_runs(runs: dict[str, dict]) -> list[tuple[Ablation, dict]]:
+    """The reference and every ablation with its record, reference first; a missing one is
+    an error that names the command to run."""
+    wanted = (ABLATION_REFERENCE, *ABLATIONS)
+    missing = [a.name for a in wanted if a.name not in runs]
+    if missing:
+        raise ValueError(f"no recipe records for {missing}: run `python scripts/ofa_recipe.py "
+                         f"run {' '.join(missing)}`")
+    return [(a, runs[a.name]) for a in wanted]
