@@ -201,6 +201,23 @@ def test_protocol_change_remeasures_every_entry_beside_the_file(monkeypatch, tmp
     assert set(again.entries.values()) == {3.01} and len(again.entries) == 6
 
 
+def test_at_least_keeps_a_more_careful_table(monkeypatch, tmp_path):
+    """What a quick preset asks (notebooks, `ofa specialise`): never replace a careful table."""
+    path = tmp_path / "t.json"
+    specs = CPU.all_layer_specs()[:4]
+    monkeypatch.setattr(lut_mod, "measure_layer", ProtocolMeasure())
+    get_lut(CPU, "torch", repeats=4, warmup=2, specs=specs[:3], path=path, progress=False)
+    quick = dict(specs=specs, path=path, progress=False, at_least=True)
+    kept = get_lut(CPU, "torch", repeats=3, warmup=0, **quick)  # fewer: the table's protocol
+    assert kept.protocol == {"repeats": 4, "warmup": 2, "batch": 1}
+    assert len(kept.entries) == 4 and set(kept.entries.values()) == {4.02}  # one entry added
+    careful = get_lut(CPU, "torch", repeats=6, warmup=0, **quick)  # more repeats: re-measured
+    assert careful.protocol == {"repeats": 6, "warmup": 2, "batch": 1}
+    assert set(LatencyTable.load(path).entries.values()) == {6.02}
+    plain = get_lut(CPU, "torch", repeats=3, specs=specs, path=path, progress=False)
+    assert plain.protocol["repeats"] == 3  # without at_least the asked protocol wins
+
+
 def test_table_from_another_machine_advice_actually_rebuilds_it(monkeypatch, tmp_path):
     from hwnas_lab.cli import main
 

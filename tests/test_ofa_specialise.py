@@ -63,18 +63,3 @@ def test_remeasure_many_groups_targets_and_keeps_the_least_disturbed_round():
     assert [m.target for m in out] == ["torch-1thread", "torch-1thread"] and out[1].limit_ms is None
     assert all(0 <= m.measured_acc <= 1 and 0 <= m.val_acc <= 1 and m.measured_ms > 0 for m in out)
     assert out[1].meets_limit and out[0].predicted_ms == 1.0 and out[0].images == 8
-
-
-def test_a_quick_preset_keeps_a_more_careful_table(tmp_path, monkeypatch):
-    from hwnas_lab.latency.lut import LatencyTable, get_lut, lut_path, specs_of
-    from hwnas_lab.ofa.specialise import table_repeats
-
-    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
-    assert table_repeats(SPACE, "torch-1thread", 3) == 3  # no table yet: the preset's protocol
-    get_lut(SPACE, "torch-1thread", repeats=4, warmup=0, specs=specs_of(SPACE, [SPACE.smallest()]),
-            progress=False)
-    assert table_repeats(SPACE, "torch-1thread", 3) is None  # 4 >= 3: kept as it is
-    assert table_repeats(SPACE, "torch-1thread", 4) is None
-    assert table_repeats(SPACE, "torch-1thread", 15) == 15  # a more careful protocol: re-measured
-    table = LatencyTable.load(lut_path(SPACE, "torch-1thread"))
-    assert table.protocol["repeats"] == 4

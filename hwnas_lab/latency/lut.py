@@ -242,7 +242,8 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
             threads: int | None = None, repeats: int | None = None, warmup: int | None = None,
             specs: Sequence[LayerSpec] | None = None, path: str | Path | None = None,
             save_every: int = 20, progress: bool = True, batch: int | None = None,
-            force: bool = False, log: Callable[[str], None] = print) -> LatencyTable:
+            force: bool = False, at_least: bool = False,
+            log: Callable[[str], None] = print) -> LatencyTable:
     """The table of ``space`` on ``target`` at ``path``: loaded, and built, resumed or
     extended with whatever ``specs`` it lacks (default: every operator of the space).
 
@@ -255,6 +256,8 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
     ``force=True`` (a table from another machine, a corrupt file), re-measures every entry
     it holds plus ``specs``: the new table is built in ``PATH.remeasure`` (resumable the
     same way) and replaces ``path`` only when complete, so no finished entry is lost.
+    ``at_least=True`` makes ``repeats`` and ``warmup`` minimums: a table measured with at least
+    as many keeps its protocol, so that a quick preset never replaces a more careful table.
     """
     asked = {"repeats": repeats, "warmup": warmup, "batch": batch}
     for key, value in asked.items():  # before any file is read or written
@@ -277,6 +280,9 @@ def get_lut(space: SearchSpace | str = "cpu", target: Target | str = "torch",
             raise ValueError(f"{path} holds a table for target {old.target!r}, not {tgt.name!r}; "
                              "choose another --table or delete the file")
     base = old.protocol if old is not None else DEFAULT_PROTOCOL
+    if at_least and old is not None:
+        asked.update({key: None for key in ("repeats", "warmup")
+                      if asked[key] is not None and old.protocol[key] >= asked[key]})
     protocol = {key: base[key] if value is None else value for key, value in asked.items()}
     if old is not None and protocol != old.protocol:
         why = (f"{path} was measured with {protocol_text(old.protocol)}; you asked for "

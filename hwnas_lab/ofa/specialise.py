@@ -162,22 +162,6 @@ def measure_least_disturbed(space: SearchSpace, archs: list[Arch], target: str, 
     return floor.medians_ms[best, cols], floor.iqrs_ms[best, cols]
 
 
-def table_repeats(space: SearchSpace, target, repeats: int) -> int | None:
-    """``repeats`` to ask ``get_lut`` for: None (keep the table's protocol) when the cached table
-    was measured with at least ``repeats`` samples, so that a quick preset never re-measures (and
-    replaces) a more careful table; ``repeats`` for a new table or a less careful one."""
-    from ..latency.lut import LatencyTable, lut_path
-
-    path = lut_path(space, target)
-    if not path.exists():
-        return repeats
-    try:
-        kept = LatencyTable.load(path, warn=False).protocol["repeats"]
-    except ValueError:  # unreadable: get_lut says so
-        return repeats
-    return None if kept >= repeats else repeats
-
-
 def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats: int = 15,
                   seed: int = 0, progress: bool = False, rounds: int = 3) -> LatencyModel:
     """The target's latency table of ``space`` (cached; built or completed if needed), and its sum
@@ -188,7 +172,7 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
     from ..latency.predictors import CalibratedSum
 
     tgt = get_target(target)
-    table = get_lut(space, tgt, repeats=table_repeats(space, tgt, repeats), progress=progress)
+    table = get_lut(space, tgt, repeats=repeats, at_least=True, progress=progress)
     archs, ms, model = [], np.zeros(0), table
     start = time.perf_counter()
     if calib_archs:
