@@ -4,6 +4,7 @@
     python scripts/ofa_recipe.py run L-base L-full-res     # appends to --results
     python scripts/ofa_recipe.py table L-base L-full-res   # markdown table of finished runs
     python scripts/ofa_recipe.py profile                   # where a training step spends time
+    python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
 
 Each experiment is a ``ShrinkConfig`` of a reduced budget, a training subset (``per_class``
 images of each class of the 45,000-image training split; validation is always the
@@ -126,6 +127,15 @@ SHRINKING = {
                 shrinking(phases=(Phase("all", 5, 0.03, n_subnets=2, reorder=True),))),
 }
 
+# Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
+# all (L-full-res's 4 + 5), with phase 1's recipe, beside the same subnets of those supernets
+# (BN recalibrated, no fine-tuning): OFA's central claim at the proxies' budget.
+SCRATCH = {
+    "X-scratch": ("the largest, the smallest and two random subnets, each trained alone for 9 "
+                  "epochs with phase 1's recipe, against the same subnets of S-base and "
+                  "S-sandwich", 9, ("S-base", "S-sandwich")),
+}
+
 EXPERIMENTS: dict[str, Experiment] = {
     **{n: Experiment(d, c, PROXY) for n, (d, c) in LARGEST.items()},
     **{n: Experiment(d, c, PROXY, init=SHRINK_FROM, init_phases=1) for n, (d, c) in SHRINKING.items()},
@@ -153,10 +163,97 @@ def _seed_checkpoint(exp: Experiment, out: Path) -> None:
     save_checkpoint(checkpoint(net, exp.config, state), out / LAST)
 
 
-def run(name: str, results: Path, progress: bool = True) -> dict:
-    """Train experiment ``name`` (resuming its folder), append its results line, return it."""
+def _proxy_data(per_class: int | None):
+    """The laptop preset's splits, the training split cut to ``per_class`` images per class."""
     from hwnas_lab.data import load_cifar10
 
+    data = load_cifar10("laptop", progress=False)
+    if per_class is not None:
+        data = dataclasses.replace(data, train=data.train.subset(per_class, seed=0))
+    return data
+
+
+def _provenance(load_before: tuple, t0: float, cpu0) -> dict:
+    """Wall and CPU time since ``t0``/``cpu0``, load, versions, machine, commit and date."""
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - t0
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
+            "load_before": load_before, "load_after": os.getloadavg(),
+            "torch": torch.__version__, "machine": f"{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores", "commit": _git_commit(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def run_scratch(name: str, results: Path, progress: bool = True) -> dict:
+    """Train each architecture of ``SCRATCH[name]`` alone (one finished network per JSON file
+    in the run folder, so an interruption loses at most the one in training), measure the
+    same subnets of the supernets named there, append the results line and return it."""
+    import random
+
+    from hwnas_lab.blocks import arch_flops, build_net
+    from hwnas_lab.ofa.shrink import evaluate_subnet
+    from hwnas_lab.latency.table_file import write_json
+    from hwnas_lab.train import TrainConfig, evaluate, seed_everything, train
+
+    description, epochs, supernets = SCRATCH[name]
+    source = LARGEST[SHRINK_FROM][1]  # phase 1's recipe, as the supernets' largest phase had it
+    first = source.phases[0]
+    cfg = TrainConfig(epochs=epochs, batch_size=source.batch_size, lr=first.lr,
+                      warmup_epochs=first.warmup_epochs / first.epochs * epochs,
+                      weight_decay=source.weight_decay, label_smoothing=source.label_smoothing,
+                      seed=source.seed)
+    nets = {}
+    for s in supernets:
+        path = cache_dir("recipe") / s / FINAL
+        if not path.exists():
+            raise FileNotFoundError(f"experiment {s!r} has not finished ({path} missing): run "
+                                    f"`python scripts/ofa_recipe.py run {s}` first")
+        nets[s] = supernet_from_checkpoint(load_checkpoint(path), where=f"checkpoint {path}")
+    torch.set_num_threads(source.threads)
+    data = _proxy_data(PROXY)
+    rng = random.Random(0)
+    archs = [("largest", SPACE.largest()), ("smallest", SPACE.smallest()),
+             ("random-1", SPACE.sample(rng)), ("random-2", SPACE.sample(rng))]
+    out = cache_dir("recipe") / name
+    load_before, t0 = os.getloadavg(), time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    rows = []
+    for kind, arch in archs:
+        done = out / f"{kind}.json"
+        if done.exists():
+            rows.append(json.loads(done.read_text()))
+            continue
+        seed_everything(cfg.seed)
+        alone = build_net(SPACE, arch)
+        start = time.perf_counter()
+        history = train(alone, data.train, None, replace(cfg, resolution=arch.r), progress=progress)
+        row = {"kind": kind, "arch": arch.to_dict(), "arch_str": str(arch),
+               "mflops": arch_flops(SPACE, arch) / 1e6, "train_s": time.perf_counter() - start,
+               "train_loss": history.train_loss,
+               "test_acc_alone": evaluate(alone, data.test, resolution=arch.r)[1],
+               "test_acc_supernet": {s: evaluate_subnet(n, arch, data.train, data.test,
+                                                        source.recal_batches, seed=0)
+                                     for s, n in nets.items()}}
+        write_json(done, row)
+        rows.append(row)
+        print(f"{kind:9s} alone {100 * row['test_acc_alone']:.1f} %, "
+              + ", ".join(f"{s} {100 * a:.1f} %" for s, a in row["test_acc_supernet"].items())
+              + f" ({row['train_s'] / 60:.1f} min)")
+    record = {"name": name, "description": description, "per_class": PROXY,
+              "n_train": len(data.train), "epochs": epochs, "supernets": list(supernets),
+              "train_config": dataclasses.asdict(cfg), "archs": rows,
+              **_provenance(load_before, t0, cpu0)}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with open(results, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return record
+
+
+def run(name: str, results: Path, progress: bool = True) -> dict:
+    """Train experiment ``name`` (resuming its folder), append its results line, return it."""
+    if name in SCRATCH:
+        return run_scratch(name, results, progress)
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; `python scripts/ofa_recipe.py list` "
                          "shows them")
@@ -164,9 +261,7 @@ def run(name: str, results: Path, progress: bool = True) -> dict:
     out = cache_dir("recipe") / name
     if (out / FINAL).exists():
         raise ValueError(f"{out} already holds a finished run; delete it to rerun {name}")
-    data = load_cifar10("laptop", progress=False)
-    if exp.per_class is not None:
-        data = dataclasses.replace(data, train=data.train.subset(exp.per_class, seed=0))
+    data = _proxy_data(exp.per_class)
     resume = (out / LAST).exists()
     if exp.init is not None and not resume:
         _seed_checkpoint(exp, out)
@@ -175,21 +270,15 @@ def run(name: str, results: Path, progress: bool = True) -> dict:
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     final = train_supernet(exp.config, out, resume=resume, data=data, progress=progress,
                            device="cpu")
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    wall = time.perf_counter() - t0
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    done = _provenance(load_before, t0, cpu0)
     last = final["history"][-1]
     row = {"name": name, "description": exp.description, "per_class": exp.per_class,
            "n_train": len(data.train), "init": exp.init,
            **{k: v for k, v in final.items() if k.startswith("test_acc")},
            **{k: v for k, v in last.items() if k.startswith("val_acc")},
-           "wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
-           "train_s": sum(r["train_s"] for r in final["history"]),
-           "load_before": load_before, "load_after": os.getloadavg(),
-           "torch": torch.__version__, "machine": f"{platform.processor() or platform.machine()}, "
-           f"{os.cpu_count()} cores", "commit": _git_commit(),
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "train_s": sum(r["train_s"] for r in final["history"]), **done,
            "config": exp.config.to_dict(), "history": final["history"]}
+    wall, cpu = done["wall_s"], done["cpu_s"]
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(results, "a") as f:
         f.write(json.dumps(row) + "\n")
@@ -304,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             epochs = sum(p.epochs for p in exp.config.phases[exp.init_phases:])
             start = f", from {exp.init}" if exp.init else ""
             print(f"{name:14s} {epochs:3d} epochs, {data}{start}: {exp.description}")
+        for name, (description, epochs, _) in SCRATCH.items():
+            print(f"{name:14s} {epochs:3d} epochs, {PROXY}/class: {description}")
     elif args.command == "table":
         print(table(args.names, args.results))
     elif args.command == "profile":

@@ -76,3 +76,43 @@ def test_table_reads_the_latest_result_of_each_run(recipe, tmp_path):
     assert "| 90.0 |" in rows[3] and "| 85.0 |" in rows[3] and "0.5-1.5" in rows[3]
     with pytest.raises(ValueError, match=r"no results yet for \['C'\]"):
         recipe.table(["C"], results)
+
+
+def test_scratch_baseline_trains_each_arch_once_and_resumes(recipe, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.checkpoint import checkpoint, save_checkpoint
+    from ofa_search_helpers import tiny_data
+
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(recipe, "SCRATCH", {"X-t": ("two epochs", 2, ("S-a",))})
+    monkeypatch.setattr(recipe, "_proxy_data", lambda per_class: SimpleNamespace(
+        train=tiny_data(16), test=tiny_data(8, seed=1)))
+    with pytest.raises(FileNotFoundError, match="run `python scripts/ofa_recipe.py run S-a`"):
+        recipe.run("X-t", tmp_path / "r.jsonl", progress=False)
+    src = tmp_path / "recipe" / "S-a"
+    src.mkdir(parents=True)
+    torch.manual_seed(0)
+    config = recipe.EXPERIMENTS["S-base"].config
+    save_checkpoint(checkpoint(OFASupernet(get_space("cpu")), config,
+                               {"phase": 6, "epoch": 0, "history": [], "elapsed_s": 1.0,
+                                "done": True}), src / FINAL)
+    record = recipe.run("X-t", tmp_path / "r.jsonl", progress=False)
+    kinds = [row["kind"] for row in record["archs"]]
+    assert kinds == ["largest", "smallest", "random-1", "random-2"]
+    assert record["train_config"]["epochs"] == 2 and record["train_config"]["lr"] == 0.1
+    for row in record["archs"]:
+        assert len(row["train_loss"]) == 2 and 0 <= row["test_acc_alone"] <= 1
+        assert set(row["test_acc_supernet"]) == {"S-a"}
+        assert (tmp_path / "recipe" / "X-t" / f"{row['kind']}.json").exists()
+    assert record["archs"][0]["mflops"] > record["archs"][1]["mflops"]
+    import hwnas_lab.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished architecture was trained again")
+
+    monkeypatch.setattr(hwnas_lab.train, "train", no_training)
+    again = recipe.run("X-t", tmp_path / "r.jsonl", progress=False)  # every arch on disk
+    assert again["archs"] == json.loads(json.dumps(record["archs"]))
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 2
