@@ -270,15 +270,15 @@ def run(name: str, results: Path, progress: bool = True) -> dict:
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     final = train_supernet(exp.config, out, resume=resume, data=data, progress=progress,
                            device="cpu")
-    done = _provenance(load_before, t0, cpu0)
+    spent = _provenance(load_before, t0, cpu0)
     last = final["history"][-1]
     row = {"name": name, "description": exp.description, "per_class": exp.per_class,
            "n_train": len(data.train), "init": exp.init,
            **{k: v for k, v in final.items() if k.startswith("test_acc")},
            **{k: v for k, v in last.items() if k.startswith("val_acc")},
-           "train_s": sum(r["train_s"] for r in final["history"]), **done,
+           "train_s": sum(r["train_s"] for r in final["history"]), **spent,
            "config": exp.config.to_dict(), "history": final["history"]}
-    wall, cpu = done["wall_s"], done["cpu_s"]
+    wall, cpu = spent["wall_s"], spent["cpu_s"]
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(results, "a") as f:
         f.write(json.dumps(row) + "\n")

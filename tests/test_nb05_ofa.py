@@ -37,6 +37,33 @@ def test_figures():
     assert nb.accuracy_vs_mflops([1, 2], [0.1, 0.2], [0.3, 0.4], ["a", ""]).axes
 
 
+def test_ablation_bars_label_each_run_against_the_reference():
+    fig = nb.ablation_bars(["ref", "a", "b"], [57.4, 58.1, 57.3], [46.7, 51.0, 46.9],
+                           noise=(0.4, 0.8))
+    largest, smallest = fig.axes
+    texts = [t.get_text() for t in largest.texts], [t.get_text() for t in smallest.texts]
+    assert texts == (["58.1 (+0.7)", "57.3 (-0.1)", "57.4"], ["51.0 (+4.3)", "46.9 (+0.2)", "46.7"])
+    y_of = {t.get_text(): y for t, y in zip(largest.get_yticklabels(), largest.get_yticks())}
+    assert y_of["ref"] > y_of["a"] > y_of["b"]  # the reference on top, then in the given order
+    with pytest.raises(ValueError, match="2 labels, 3 largest"):
+        nb.ablation_bars(["ref", "a"], [1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="at least one run"):
+        nb.ablation_bars(["ref"], [1], [1])
+
+
+def test_alone_vs_supernet_draws_one_group_per_architecture():
+    fig = nb.alone_vs_supernet(["largest", "smallest"], [60.0, 50.0],
+                               {"S-base": [57.0, 47.0], "S-sandwich": [57.1, 52.7]})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["largest", "smallest"]
+    assert len(ax.patches) == 6 and [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "trained alone", "S-base", "S-sandwich"]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(
+        ["60.0", "50.0", "57.0", "47.0", "57.1", "52.7"])
+    with pytest.raises(ValueError, match="one accuracy per architecture"):
+        nb.alone_vs_supernet(["largest"], [60.0], {"S-base": [1.0, 2.0]})
+
+
 class CountingTable:
     """A latency table that predicts 1 ms per operator and records what it was asked to add."""
 

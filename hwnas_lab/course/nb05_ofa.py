@@ -189,3 +189,62 @@ def accuracy_vs_mflops(mflops: Sequence[float], acc_before: Sequence[float],
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def ablation_bars(labels: Sequence[str], largest: Sequence[float], smallest: Sequence[float],
+                  noise: tuple[float, float] | None = None,
+                  title: str = "what each ingredient buys (test accuracy, BN recalibrated)"):
+    """Test accuracy (%) of the largest and smallest subnets, one bar per run, the first run
+    the reference (a dashed line; each other bar is labelled with its difference to it).
+    ``noise``: (largest, smallest) gap between two seeds of the reference in points, shaded
+    around it."""
+    if not (len(labels) == len(largest) == len(smallest)) or len(labels) < 2:
+        raise ValueError(f"need a reference and at least one run, with one accuracy each: got "
+                         f"{len(labels)} labels, {len(largest)} largest, {len(smallest)} smallest")
+    fig, axs = plt.subplots(1, 2, figsize=(10.0, 0.55 * len(labels) + 1.4), sharey=True)
+    ys = np.arange(len(labels))[::-1]
+    for k, (ax, accs, name) in enumerate(zip(axs, (largest, smallest), ("largest", "smallest"))):
+        accs = np.asarray(accs, dtype=float)
+        ref = accs[0]
+        if noise is not None:
+            ax.axvspan(ref - noise[k], ref + noise[k], color="0.85", label="± gap between two seeds")
+        ax.barh(ys, accs, color=["0.55"] + ["#4c72b0"] * (len(accs) - 1), height=0.6)
+        ax.axvline(ref, color="0.3", ls="--", lw=1)
+        for y, acc in zip(ys[1:], accs[1:]):
+            ax.text(acc + 0.3, y, f"{acc:.1f} ({acc - ref:+.1f})", va="center", fontsize=8)
+        ax.text(ref + 0.3, ys[0], f"{ref:.1f}", va="center", fontsize=8)
+        low = min(accs.min(), ref - (noise[k] if noise else 0))
+        ax.set_xlim(max(0.0, low - 5), max(accs.max(), ref) + 6)
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_title(f"{name} subnet", fontsize=10)
+        if noise is not None:
+            ax.legend(fontsize=7, loc="lower right")
+    axs[0].set_yticks(ys, labels, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def alone_vs_supernet(kinds: Sequence[str], alone: Sequence[float],
+                      supernets: dict[str, Sequence[float]],
+                      title: str = "trained alone vs taken from a supernet (test accuracy)"):
+    """Accuracy (%) of each architecture trained alone beside the same subnet taken from each
+    supernet (``{supernet name: accuracies in the order of kinds}``), grouped by architecture."""
+    if any(len(v) != len(kinds) for v in (alone, *supernets.values())):
+        raise ValueError(f"need one accuracy per architecture ({len(kinds)}) in alone and in "
+                         "every supernet's list")
+    fig, ax = axes(None, figsize=(7.5, 3.6))
+    series = {"trained alone": alone, **supernets}
+    width = 0.8 / len(series)
+    x = np.arange(len(kinds))
+    for i, (label, accs) in enumerate(series.items()):
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, accs, width, label=label,
+                      color="0.55" if i == 0 else None)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(x, kinds)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

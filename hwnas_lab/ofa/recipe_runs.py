@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RECIPE_RUNS = Path(__file__).resolve().parent / "weights" / "recipe_runs.jsonl"
+SCRATCH_BASELINE = "X-scratch"  # subnets trained alone for the shrinking proxies' 9 epochs
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,16 @@ def load_runs(path: Path | str = RECIPE_RUNS) -> dict[str, dict]:
     return runs
 
 
-def ablation_runs(runs: dict[str, dict]) -> list[tuple[Ablation, dict]]:
-    """The reference and every ablation with its record, reference first; a missing one is
-    an error that names the command to run."""
-    wanted = (ABLATION_REFERENCE, *ABLATIONS)
-    missing = [a.name for a in wanted if a.name not in runs]
+def require(runs: dict[str, dict], names: list[str]) -> list[dict]:
+    """The records of ``names``, in order; a missing one is an error naming the command."""
+    missing = [n for n in names if n not in runs]
     if missing:
         raise ValueError(f"no recipe records for {missing}: run `python scripts/ofa_recipe.py "
                          f"run {' '.join(missing)}`")
-    return [(a, runs[a.name]) for a in wanted]
+    return [runs[n] for n in names]
+
+
+def ablation_runs(runs: dict[str, dict]) -> list[tuple[Ablation, dict]]:
+    """The reference and every ablation with its record, reference first."""
+    wanted = (ABLATION_REFERENCE, *ABLATIONS)
+    return list(zip(wanted, require(runs, [a.name for a in wanted])))

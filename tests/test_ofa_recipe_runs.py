@@ -1,0 +1,44 @@
+"""hwnas_lab.ofa.recipe_runs: the shipped recipe records and the ablations read from them."""
+
+import json
+
+import pytest
+
+from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, RECIPE_RUNS, ablation_runs,
+                                       load_runs)
+
+
+def test_the_shipped_records_hold_every_ablation():
+    runs = load_runs()
+    rows = ablation_runs(runs)
+    assert [a.name for a, _ in rows] == [ABLATION_REFERENCE.name, *(a.name for a in ABLATIONS)]
+    for ablation, row in rows:
+        assert row["init"] == "L-full-res", ablation.name  # the same start for every row
+        assert row["n_train"] == rows[0][1]["n_train"], ablation.name  # and the same images
+        for key in ("test_acc_largest", "test_acc_smallest"):
+            assert 0.1 < row[key] < 1.0, (ablation.name, key)  # better than chance
+        assert row["wall_s"] > 0 and row["history"], ablation.name
+
+
+def test_a_rerun_replaces_the_earlier_record(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps({"name": "a", "v": 1}) + "\n\n" + json.dumps({"name": "a", "v": 2})
+                    + "\n" + json.dumps({"name": "b", "v": 3}) + "\n")
+    assert load_runs(path) == {"a": {"name": "a", "v": 2}, "b": {"name": "b", "v": 3}}
+
+
+@pytest.mark.parametrize("line", ["{not json", "[1, 2]", '{"no_name": 1}'])
+def test_a_bad_line_is_named(tmp_path, line):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps({"name": "a"}) + "\n" + line + "\n")
+    with pytest.raises(ValueError, match="runs.jsonl, line 2: not a recipe run record"):
+        load_runs(path)
+
+
+def test_missing_records_name_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python scripts/ofa_recipe.py run NAME"):
+        load_runs(tmp_path / "nope.jsonl")
+    runs = {ABLATION_REFERENCE.name: {}, "S-kd0": {}}
+    with pytest.raises(ValueError, match="run S-no-PS S-no-reorder S-sandwich`"):
+        ablation_runs(runs)
+    assert RECIPE_RUNS.name == "recipe_runs.jsonl"
