@@ -49,6 +49,28 @@ def test_robust_calibration_ignores_an_outlier():
     assert cal.predict(archs)[0] == pytest.approx(ms[0])
 
 
+@pytest.mark.parametrize("disturb", ["decreasing", "below zero"])
+def test_robust_calibration_never_predicts_a_negative_latency(disturb):
+    """Measurements on a busy machine (CI beside a training run once gave a -33 ms limit):
+    a slope <= 0, or a line through the rest far below the fastest subnet's measurement."""
+    from hwnas_lab.latency.predictors import CalibratedSum
+    from hwnas_lab.ofa.efficiency import Efficiency
+    from hwnas_lab.ofa.specialise import latency_levels, robust_calibration
+
+    table = synthetic_table()
+    archs = [SPACE.smallest(), SPACE.largest()] + [SPACE.sample(i) for i in range(4)]
+    x = table.predict_batch(archs)
+    if disturb == "decreasing":
+        ms = np.maximum(10.0 - x, 0.05)
+    else:  # the others on a steep line that crosses zero just below the fastest's sum
+        ms = 5.0 * (x - 0.98 * x.min()) + 0.01
+        ms[0] = x[0]  # the smallest subnet (the fastest) measured as its table sum
+    cal = robust_calibration(CalibratedSum(table), archs, ms)
+    assert cal.scale == pytest.approx(float(np.median(ms / x))) and cal.overhead_ms == 0.0
+    levels = latency_levels(Efficiency(SPACE, latency=cal))
+    assert min(levels) > 0 and np.all(cal.predict([SPACE.sample(i) for i in range(50)]) > 0)
+
+
 def test_remeasure_many_groups_targets_and_keeps_the_least_disturbed_round():
     from hwnas_lab.ofa.specialise import measure_least_disturbed, remeasure_many
 

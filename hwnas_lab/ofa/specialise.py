@@ -200,13 +200,20 @@ def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray):
     Theil-Sen (Sen, JASA 1968): the median of the pairwise slopes, then the median intercept.
 
     A few end-to-end measurements on a shared machine carry outliers (a run hit by another
-    job); least squares with three terms follows them, medians do not.
+    job); least squares with three terms follows them, medians do not. When the measurements
+    are too disturbed to order the subnets by their table sums (a slope <= 0, or a line that
+    predicts the fastest of them below half its measured latency: a busy machine), the table
+    is only rescaled, by the median ratio measured / sum, which keeps every latency positive.
     """
     x, y = model.table.predict_batch(archs), np.asarray(measured_ms, dtype=float)
     i, j = np.triu_indices(len(x), k=1)
     keep = np.abs(x[j] - x[i]) > 1e-9
     slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 1.0
-    model.scale, model.per_op_ms, model.overhead_ms = slope, 0.0, float(np.median(y - slope * x))
+    intercept = float(np.median(y - slope * x))
+    fastest = int(np.argmin(x))
+    if not (slope > 0 and slope * x[fastest] + intercept >= 0.5 * y[fastest]):
+        slope, intercept = float(np.median(y / x)), 0.0
+    model.scale, model.per_op_ms, model.overhead_ms = slope, 0.0, intercept
     return model
 
 
