@@ -119,6 +119,8 @@ SHRINKING = {
                  shrinking(lrs=(0.01, 0.007, 0.01, 0.007, 0.01))),
     "S-lr0.1": ("S-base with peak lr 0.1 in every shrinking phase (the largest phase's; "
                 "S-base: 0.02-0.03)", shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1))),
+    "S-sandwich-lr0.1": ("S-sandwich and S-lr0.1 together (do the two kept changes add up?)",
+                         shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1), always=("smallest",))),
     "S-n1": ("S-base with one subnet per step in every phase (5 subnet-epochs against 9)",
              shrinking(n_subnets=(1, 1, 1, 1, 1))),
     "S-kd0": ("S-base without distillation", shrinking(kd=0.0)),
