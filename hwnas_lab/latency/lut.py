@@ -15,8 +15,7 @@ configuration at each position it can occupy, head), keyed by ``LayerSpec.signat
   re-measures it: ``lut build --force``); one made for another space is refused.
 * A table has one protocol (repeats, warm-up, batch). Asking for another, or ``force``,
   re-measures every entry beside the file and replaces it when complete (``get_lut``).
-* Prediction for a batch of architectures is one array gather: signatures are mapped
-  to indices once per space; an index matrix (archs x block slots) is built with numpy.
+* Prediction for a batch of architectures is one array gather (:mod:`.gather`).
 * :mod:`hwnas_lab.latency.layers` does the same for any network (torchvision models).
 """
 
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 from ..arch import Arch, ArchBatch
 from ..config import cache_dir, check_int, file_lock
 from ..space import SPACES, LayerSpec, SearchSpace, get_space
+from .gather import GatherPlan
 from .measure import Target, get_target, machine_info, measure_layer
 from .table_file import (BUILD, DEFAULT_PROTOCOL, FORMAT, PROTOCOL_MINIMUM, TableFile,
                          check_latency, check_protocol, protocol_text, read_table, same_table,
@@ -175,10 +175,10 @@ class LatencyTable(TableFile):
         parts["head"] = self.lookup(specs[-1])
         return parts
 
-    def _plan(self) -> "_GatherPlan":
+    def _plan(self) -> GatherPlan:
         key = (id(self.entries), hash(frozenset(self.entries)))  # same dict, same signatures
         if getattr(self, "_plan_cache", (None,))[0] != key:
-            self._plan_cache = (key, _GatherPlan(self))
+            self._plan_cache = (key, GatherPlan(self))
         return self._plan_cache[1]
 
     def predict_batch(self, archs: "Sequence[Arch] | ArchBatch") -> np.ndarray:
@@ -343,62 +343,3 @@ def specs_of(space: SearchSpace, archs: Sequence[Arch]) -> list[LayerSpec]:
         for s in space.layer_specs(a):
             out.setdefault(s.signature, s)
     return list(out.values())
-
-
-# ----- vectorised prediction ---------------------------------------------------------------
-class _GatherPlan:
-    """Indices of a table's entries for every (resolution, slot, ks, e) of its space."""
-
-    def __init__(self, table: LatencyTable):
-        space = table.space
-        self.space = space
-        sigs = sorted(table.entries)
-        self.signatures = sigs
-        index = {s: i for i, s in enumerate(sigs)}
-        self.missing = missing = len(sigs)  # the index of an absent entry
-        R, K, E = len(space.r_choices), len(space.ks_choices), len(space.e_choices)
-        self.block_idx = np.full((R, space.n_slots, K, E), missing, dtype=np.int64)
-        self.stem_idx = np.full(R, missing, dtype=np.int64)
-        self.head_idx = np.full(R, missing, dtype=np.int64)
-        for ri, r in enumerate(space.r_choices):
-            slots = space.block_slots(r)
-            self.stem_idx[ri] = index.get(space.stem_spec(r).signature, missing)
-            self.head_idx[ri] = index.get(space.head_spec(slots[-1].out_size).signature, missing)
-            for slot in slots:
-                for ki, k in enumerate(space.ks_choices):
-                    for ei, ex in enumerate(space.e_choices):
-                        sig = slot.spec(k, ex).signature
-                        self.block_idx[ri, slot.slot, ki, ei] = index.get(sig, missing)
-        # value -> position lookups for the choices (small dense tables)
-        self._pos = {name: self._pos_table(choices) for name, choices in
-                     (("ks", space.ks_choices), ("e", space.e_choices), ("r", space.r_choices))}
-        self.table = table
-
-    @staticmethod
-    def _pos_table(choices: Sequence[int]) -> np.ndarray:
-        t = np.full(max(choices) + 1, -1, dtype=np.int64)
-        t[list(choices)] = np.arange(len(choices))
-        return t
-
-    def predict(self, a: ArchBatch) -> np.ndarray:
-        ri, ki, ei = self._pos["r"][a.r], self._pos["ks"][a.ks], self._pos["e"][a.e]
-        slots = np.arange(self.space.n_slots)
-        idx = self.block_idx[ri[:, None], slots[None, :], ki, ei]  # (n, n_slots): the one gather
-        stem, head = self.stem_idx[ri], self.head_idx[ri]
-        absent = ((idx == self.missing) & a.active).any(1) | (stem == self.missing) \
-            | (head == self.missing)
-        if absent.any():
-            arch = a[int(np.flatnonzero(absent)[0])]
-            for spec in self.space.layer_specs(arch):  # the first operator the table lacks
-                self.table.lookup(spec)
-        values = np.fromiter((self.table.entries[s] for s in self.signatures), dtype=np.float64,
-                             count=len(self.signatures))
-        bad = ~((values > 0) & np.isfinite(values))
-        if bad.any():  # set after loading (loaded files are checked): name the entry
-            sig = self.signatures[int(np.flatnonzero(bad)[0])]
-            check_latency(self.table.entries[sig], f"{self.table._name()} entries[{sig!r}]")
-        values = np.append(values, [0.0, 0.0])  # [missing] never used; [-1]: inactive slots
-        idx = np.where(a.active, idx, -1)
-        return values[idx].sum(1) + values[stem] + values[head]
-
-

@@ -1,10 +1,10 @@
 """The shipped records of the recipe experiments, and the ablations notebook 05 draws from them.
 
-``weights/recipe_runs.jsonl`` holds one JSON line per finished run of
-``scripts/ofa_recipe.py`` (in a clone of the repository: ``python scripts/ofa_recipe.py run
-NAME`` reruns one): its config and per-epoch log, validation and test accuracy (0..1) of the
-largest and smallest subnets after BN recalibration, wall and CPU time (s) and the load
-average before and after. ``weights/RECIPE.md`` reads them.
+``weights/recipe_runs.jsonl`` holds one JSON line per finished run of ``recipe_experiments``
+(in a clone of the repository ``python scripts/ofa_recipe.py run NAME`` reruns one; notebook
+05 reruns those it shows in the gpu preset): its config and per-epoch log, validation and
+test accuracy (0..1) of the largest and smallest subnets after BN recalibration, wall and
+CPU time (s) and the load average before and after. ``weights/RECIPE.md`` reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ ABLATIONS = (
     Ablation("S-no-reorder", "without channel\nsorting"),
     Ablation("S-sandwich", "+ smallest subnet\nin every step"),
 )
+REFERENCE_SEED_TWIN = "S-base-s1"  # the reference with seed 1: the noise floor of the ablations
+SHOWN_RUNS = (SCRATCH_BASELINE, ABLATION_REFERENCE.name, REFERENCE_SEED_TWIN,
+              *(a.name for a in ABLATIONS))  # what notebook 05 draws (sections 7 and 8)
 
 
 def load_runs(path: Path | str = RECIPE_RUNS) -> dict[str, dict]:

@@ -1,0 +1,195 @@
+"""hwnas_lab.ofa.recipe_experiments (the experiment registry, a shrinking experiment seeded
+from another's weights, the subnets trained alone, running what is missing in order) and
+scripts/ofa_recipe.py's results table."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hwnas_lab.ofa import recipe_experiments as rx
+from hwnas_lab.ofa.checkpoint import FINAL, LAST, load_checkpoint
+from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
+from hwnas_lab.space import get_space
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    spec = importlib.util.spec_from_file_location("ofa_recipe", ROOT / "scripts" / "ofa_recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_experiments_are_well_formed():
+    space = get_space("cpu")
+    assert len(rx.EXPERIMENTS) >= 10
+    for name, exp in rx.EXPERIMENTS.items():
+        assert exp.config.space == space, name
+        if exp.init is not None:  # seeded from a largest-phase experiment it skips
+            assert exp.init in rx.EXPERIMENTS, name
+            assert exp.config.phases[0] == rx.EXPERIMENTS[exp.init].config.phases[0], name
+            assert 0 < exp.init_phases < len(exp.config.phases), name
+    base, full = rx.EXPERIMENTS["L-base"].config, rx.EXPERIMENTS["L-full-res"].config
+    assert base.phases[0].resolutions(space) == space.r_choices
+    assert full.phases[0].resolutions(space) == (32,)
+    sandwich = rx.EXPERIMENTS["S-sandwich"].config.phases
+    assert [p.always for p in sandwich] == [(), ()] + [("smallest",)] * 4
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        rx.run("nope", Path("unused"), progress=False)
+
+
+def test_seeded_checkpoint_starts_after_the_skipped_phases(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    exp = rx.EXPERIMENTS["S-base"]
+    with pytest.raises(FileNotFoundError, match="run `python scripts/ofa_recipe.py run L-full-res`"):
+        rx._seed_checkpoint(exp, tmp_path / "out", tmp_path / "recipe")
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.checkpoint import checkpoint, save_checkpoint
+
+    src = tmp_path / "recipe" / exp.init
+    src.mkdir(parents=True)
+    net = OFASupernet(get_space("cpu"))
+    source = rx.EXPERIMENTS[exp.init].config
+    save_checkpoint(checkpoint(net, source, {"phase": 1, "epoch": 0, "history": [],
+                                             "elapsed_s": 1.0, "done": True}), src / FINAL)
+    rx._seed_checkpoint(exp, tmp_path / "out", tmp_path / "recipe")
+    seeded = load_checkpoint(tmp_path / "out" / LAST)
+    assert seeded["phase"] == 1 and seeded["epoch"] == 0 and not seeded["done"]
+    assert seeded["config"] == exp.config.to_dict()
+    assert all(torch.equal(seeded["model"][k], v) for k, v in net.state_dict().items())
+
+
+def test_table_reads_the_latest_result_of_each_run(recipe, tmp_path):
+    base = {"description": "d", "val_acc_smallest": 0.5, "test_acc_largest": 0.8,
+            "test_acc_smallest": 0.6, "wall_s": 120.0, "load_before": [0.5, 0, 0],
+            "load_after": [1.5, 0, 0]}
+    lines = [dict(base, name="A", val_acc_largest=0.7), dict(base, name="A", val_acc_largest=0.75),
+             dict(base, name="B", val_acc_largest=0.9, val_acc_largest_raw=0.85)]
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    rows = recipe.table(["A", "B"], results).splitlines()
+    assert len(rows) == 4 and rows[2].startswith("| A | d | 75.0 | 50.0 | 80.0 | 60.0 |  | 2.0 |")
+    assert "| 90.0 |" in rows[3] and "| 85.0 |" in rows[3] and "0.5-1.5" in rows[3]
+    with pytest.raises(ValueError, match=r"no results yet for \['C'\]"):
+        recipe.table(["C"], results)
+
+
+def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.checkpoint import checkpoint, save_checkpoint
+    from ofa_search_helpers import tiny_data
+
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(rx, "SCRATCH", {"X-t": ("two epochs", 2, ("S-a",))})
+    monkeypatch.setattr(rx, "_proxy_data", lambda per_class: SimpleNamespace(
+        train=tiny_data(16), test=tiny_data(8, seed=1)))
+    with pytest.raises(FileNotFoundError, match="run `python scripts/ofa_recipe.py run S-a`"):
+        rx.run("X-t", tmp_path / "r.jsonl", progress=False)
+    src = tmp_path / "recipe" / "S-a"
+    src.mkdir(parents=True)
+    torch.manual_seed(0)
+    config = rx.EXPERIMENTS["S-base"].config
+    save_checkpoint(checkpoint(OFASupernet(get_space("cpu")), config,
+                               {"phase": 6, "epoch": 0, "history": [], "elapsed_s": 1.0,
+                                "done": True}), src / FINAL)
+    record = rx.run("X-t", tmp_path / "r.jsonl", progress=False)
+    kinds = [row["kind"] for row in record["archs"]]
+    assert kinds == ["largest", "smallest", "random-1", "random-2"]
+    assert record["train_config"]["epochs"] == 2 and record["train_config"]["lr"] == 0.1
+    assert record["device"] == "cpu"
+    for row in record["archs"]:
+        assert len(row["train_loss"]) == 2 and 0 <= row["test_acc_alone"] <= 1
+        assert set(row["test_acc_supernet"]) == {"S-a"}
+        assert (tmp_path / "recipe" / "X-t" / f"{row['kind']}.json").exists()
+    assert record["archs"][0]["mflops"] > record["archs"][1]["mflops"]
+    import hwnas_lab.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished architecture was trained again")
+
+    monkeypatch.setattr(hwnas_lab.train, "train", no_training)
+    again = rx.run("X-t", tmp_path / "r.jsonl", progress=False)  # every arch on disk
+    assert again["archs"] == json.loads(json.dumps(record["archs"]))
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 2
+
+
+def test_dependencies_come_before_the_runs_that_start_from_them():
+    assert rx.with_dependencies(["X-scratch"]) == ["L-full-res", "S-base", "S-sandwich",
+                                                   "X-scratch"]
+    order = rx.with_dependencies(SHOWN_RUNS)
+    assert set(SHOWN_RUNS) <= set(order) and len(order) == len(set(order))
+    for name in order:  # each after what it starts from
+        needs = (rx.SCRATCH[name][2] if name in rx.SCRATCH
+                 else [rx.EXPERIMENTS[name].init] if rx.EXPERIMENTS[name].init else [])
+        assert all(order.index(n) < order.index(name) for n in needs), name
+    with pytest.raises(ValueError, match="unknown experiment 'S-nope'"):
+        rx.with_dependencies(["S-base", "S-nope"])
+
+
+def test_run_missing_runs_only_what_has_no_record_in_order(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(name, results, progress, device, root):
+        calls.append((name, device, root))
+        rx._append(results, {"name": name, "device": device})
+        return {"name": name}
+
+    monkeypatch.setattr(rx, "run", fake_run)
+    results = tmp_path / "runs.jsonl"
+    rx._append(results, {"name": "L-full-res", "device": "cpu"})  # finished before
+    runs = rx.run_missing(["X-scratch"], results, device="cuda", root=tmp_path)
+    assert calls == [("S-base", "cuda", tmp_path), ("S-sandwich", "cuda", tmp_path),
+                     ("X-scratch", "cuda", tmp_path)]
+    assert set(runs) == {"L-full-res", "S-base", "S-sandwich", "X-scratch"}
+    assert runs == load_runs(results)
+    calls.clear()
+    rx.run_missing(["X-scratch", "S-base"], results, root=tmp_path)  # all recorded: nothing
+    assert calls == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a machine without GPU")
+def test_asking_for_a_gpu_without_one_is_a_clear_error(tmp_path):
+    for name in ("S-base", "X-scratch"):
+        with pytest.raises(ValueError, match="asks for a GPU.*use device 'cpu'"):
+            rx.run(name, tmp_path / "r.jsonl", progress=False, device="cuda", root=tmp_path)
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_run_missing_trains_a_shrinking_run_after_its_largest_phase(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from hwnas_lab.data import CIFARSplits
+    from hwnas_lab.ofa.schedule import Phase, ShrinkConfig
+    from ofa_search_helpers import tiny_data
+
+    largest = Phase("largest", 1, 0.05, (7,), (6,), (4,), kd=0.0, r=(32,))
+    expand = Phase("expand", 1, 0.05, None, (4, 6), (3, 4), n_subnets=1)
+    config = ShrinkConfig(preset="smoke", phases=(largest,), batch_size=16, recal_batches=1,
+                          threads=1)
+    monkeypatch.setattr(rx, "EXPERIMENTS", {
+        "T-L": rx.Experiment("largest phase", config),
+        "T-S": rx.Experiment("shrinking", replace(config, phases=(largest, expand)),
+                             init="T-L", init_phases=1)})
+    monkeypatch.setattr(rx, "_proxy_data", lambda per_class: CIFARSplits(
+        tiny_data(32, 0), tiny_data(16, 1), tiny_data(16, 2)))
+    results = tmp_path / "r.jsonl"
+    runs = rx.run_missing(["T-S"], results, progress=False, device="cpu", root=tmp_path)
+    assert list(runs) == ["T-L", "T-S"]
+    assert [len(r["history"]) for r in runs.values()] == [1, 1]  # T-S trains its own phase only
+    assert runs["T-S"]["init"] == "T-L" and runs["T-S"]["device"] == "cpu"
+    assert all(0 <= r[k] <= 1 for r in runs.values()
+               for k in ("test_acc_largest", "test_acc_smallest"))
+    assert (tmp_path / "T-S" / FINAL).exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a recorded run was trained again")
+
+    monkeypatch.setattr(rx, "train_supernet", no_training)
+    assert rx.run_missing(["T-S"], results, device="cpu", root=tmp_path) == runs
