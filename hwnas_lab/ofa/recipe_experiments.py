@@ -78,6 +78,7 @@ LARGEST = {
     "L-bs256": ("r=32, batch 256, lr 0.2", largest_phase(r=FULL, lr=0.2, batch_size=256)),
     "L-wd1e-4": ("r=32, weight decay 1e-4", largest_phase(r=FULL, weight_decay=1e-4)),
     "L-ls0": ("r=32, no label smoothing", largest_phase(r=FULL, label_smoothing=0.0)),
+    "L-6ep": ("r=32, 6 epochs (the start of S-split-6-3)", largest_phase(epochs=6, r=FULL)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
@@ -86,12 +87,12 @@ SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies star
 def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
               n_subnets=(1, 2, 2, 2, 2), always: tuple[str, ...] = (), kd: float = 1.0,
               reorder: bool = True, phases: tuple[Phase, ...] | None = None,
-              **config) -> ShrinkConfig:
-    """The five shrinking phases after ``SHRINK_FROM``'s largest phase (which the run starts
+              start: str = SHRINK_FROM, **config) -> ShrinkConfig:
+    """The five shrinking phases after ``start``'s largest phase (which the run starts
     from): the laptop preset's phases at one epoch each (it has 5, 2, 4, 2, 5), its learning
     rates and subnets per step. ``always`` goes to the depth and expand phases; ``phases``
     replaces the five (an ablation of the schedule itself)."""
-    first = LARGEST[SHRINK_FROM][1]
+    first = LARGEST[start][1]
     if phases is None:
         phases = progressive_phases(SPACE, (first.phases[0].epochs, *epochs),
                                     (first.phases[0].lr, *lrs), (1, *n_subnets))[1:]
@@ -102,6 +103,14 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
                    **config)
 
 
+def three_phases() -> tuple[Phase, ...]:
+    """S-base's shrinking with each dimension opened in one step: kernel, then every depth,
+    then every width (channels sorted first), one epoch each."""
+    kernel, _, depth, _, expand = shrinking().phases[1:]
+    return kernel, depth, replace(expand, reorder=True)
+
+
+# name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
 SHRINKING = {
     "S-base": ("shrinking as the laptop preset does it, one epoch per phase", shrinking()),
     "S-base-s1": ("S-base with seed 1 (noise of the sampled subnets and the data order)",
@@ -122,6 +131,9 @@ SHRINKING = {
     "S-no-PS": ("no progressive shrinking: 5 epochs sampling the whole space, 2 subnets per "
                 "step (S-base: 9 subnet-epochs, this 10), distilled, channels sorted first",
                 shrinking(phases=(Phase("all", 5, 0.03, n_subnets=2, reorder=True),))),
+    "S-split-6-3": ("the 9 epochs split 6 + 3 (S-base: 4 + 5): L-6ep, then one epoch each of "
+                    "kernel, every depth, every width (5 subnet-epochs against S-base's 9)",
+                    shrinking(phases=three_phases(), start="L-6ep"), "L-6ep"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
@@ -135,8 +147,8 @@ SCRATCH = {
 
 EXPERIMENTS: dict[str, Experiment] = {
     **{n: Experiment(d, c, PROXY) for n, (d, c) in LARGEST.items()},
-    **{n: Experiment(d, c, PROXY, init=SHRINK_FROM, init_phases=1)
-       for n, (d, c) in SHRINKING.items()},
+    **{n: Experiment(d, c, PROXY, init=start[0] if start else SHRINK_FROM, init_phases=1)
+       for n, (d, c, *start) in SHRINKING.items()},
 }
 
 
