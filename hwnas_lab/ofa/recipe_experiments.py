@@ -103,10 +103,11 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
                    **config)
 
 
-def three_phases() -> tuple[Phase, ...]:
+def three_phases(sandwich: bool = False) -> tuple[Phase, ...]:
     """S-base's shrinking with each dimension opened in one step: kernel, then every depth,
-    then every width (channels sorted first), one epoch each."""
-    kernel, _, depth, _, expand = shrinking().phases[1:]
+    then every width (channels sorted first), one epoch each; ``sandwich`` as S-sandwich."""
+    always = ("smallest",) if sandwich else ()
+    kernel, _, depth, _, expand = shrinking(always=always).phases[1:]
     return kernel, depth, replace(expand, reorder=True)
 
 
@@ -134,6 +135,10 @@ SHRINKING = {
     "S-split-6-3": ("the 9 epochs split 6 + 3 (S-base: 4 + 5): L-6ep, then one epoch each of "
                     "kernel, every depth, every width (5 subnet-epochs against S-base's 9)",
                     shrinking(phases=three_phases(), start="L-6ep"), "L-6ep"),
+    "S-split-6-3-sandwich": ("S-split-6-3 + the phase's smallest subnet in every depth/width "
+                             "step (do the split and the sandwich rule add up?)",
+                             shrinking(phases=three_phases(sandwich=True), start="L-6ep"),
+                             "L-6ep"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
