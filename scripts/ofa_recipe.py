@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.recipe_experiments import EXPERIMENTS, PROXY, SCRATCH, SPACE, run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 
@@ -62,7 +62,7 @@ def profile(threads: int, batch: int, repeats: int) -> None:
     from hwnas_lab.stats import quartiles
 
     torch.set_num_threads(threads)
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+    print(f"{cpu_model()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, {threads} threads, batch {batch}, load {os.getloadavg()[0]:.2f}")
     torch.manual_seed(0)
     net = OFASupernet(SPACE).extract(SPACE.largest()).train().to(memory_format=torch.channels_last)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class GatherPlan:
     """Indices of a table's entries for every (resolution, slot, ks, e) of its space."""
 
-    def __init__(self, table: "LatencyTable"):
+    def __init__(self, table: LatencyTable):
         space = table.space
         self.space = space
         sigs = sorted(table.entries)
@@ -70,5 +70,3 @@ class GatherPlan:
         values = np.append(values, [0.0, 0.0])  # [missing] never used; [-1]: inactive slots
         idx = np.where(a.active, idx, -1)
         return values[idx].sum(1) + values[stem] + values[head]
-
-

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import resource
 import subprocess
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 import torch
 
 from hwnas_lab.config import cache_dir, torch_threads
+from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.checkpoint import (FINAL, LAST, checkpoint, load_checkpoint, save_checkpoint,
                                       supernet_from_checkpoint)
 from hwnas_lab.ofa.recipe_runs import load_runs
@@ -202,12 +202,19 @@ def _proxy_data(per_class: int | None):
     return data
 
 
-def _provenance(load_before: tuple, t0: float, cpu0, device: torch.device) -> dict:
-    """Wall and CPU time since ``t0``/``cpu0``, load, versions, machine, commit and date."""
+def _start() -> tuple:
+    """The load average, wall clock and this process's CPU usage now, for ``_provenance``."""
+    return os.getloadavg(), time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+
+
+def _provenance(start: tuple, device: torch.device) -> dict:
+    """Wall and CPU time since ``start`` (``_start``), load before and after, versions,
+    machine, commit and date."""
+    load_before, t0, cpu0 = start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter() - t0
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    machine = f"{cpu_model()}, {os.cpu_count()} cores"
     if device.type == "cuda":
         machine += f", {torch.cuda.get_device_name(device)}"
     return {"wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
@@ -217,6 +224,7 @@ def _provenance(load_before: tuple, t0: float, cpu0, device: torch.device) -> di
 
 
 def _append(results: Path, record: dict) -> None:
+    """Add ``record`` as one JSON line to ``results`` (``recipe_runs.load_runs`` reads it)."""
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(results, "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -248,8 +256,7 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     archs = [("largest", SPACE.largest()), ("smallest", SPACE.smallest()),
              ("random-1", SPACE.sample(rng)), ("random-2", SPACE.sample(rng))]
     out = root / name
-    load_before, t0 = os.getloadavg(), time.perf_counter()
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    run_start = _start()
     rows = []
     with torch_threads(source.threads):
         for kind, arch in archs:
@@ -280,7 +287,7 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     record = {"name": name, "description": description, "per_class": PROXY,
               "n_train": len(data.train), "epochs": epochs, "supernets": list(supernets),
               "train_config": dataclasses.asdict(cfg), "archs": rows,
-              **_provenance(load_before, t0, cpu0, device)}
+              **_provenance(run_start, device)}
     _append(results, record)
     return record
 
@@ -304,11 +311,10 @@ def run(name: str, results: Path, progress: bool = True, device: str | None = "c
     if exp.init is not None and not resume:
         _seed_checkpoint(exp, out, root)
         resume = True
-    load_before, t0 = os.getloadavg(), time.perf_counter()
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    run_start = _start()
     final = train_supernet(exp.config, out, resume=resume, data=data, progress=progress,
                            device=str(device))
-    spent = _provenance(load_before, t0, cpu0, device)
+    spent = _provenance(run_start, device)
     last = final["history"][-1]
     row = {"name": name, "description": exp.description, "per_class": exp.per_class,
            "n_train": len(data.train), "init": exp.init,
@@ -321,7 +327,7 @@ def run(name: str, results: Path, progress: bool = True, device: str | None = "c
     print(f"{name}: val largest {row['val_acc_largest']:.4f} smallest "
           f"{row['val_acc_smallest']:.4f}; test largest {row['test_acc_largest']:.4f} smallest "
           f"{row['test_acc_smallest']:.4f}; {wall / 60:.1f} min wall, cpu/wall {cpu / wall:.2f}, "
-          f"load {load_before[0]:.2f} -> {row['load_after'][0]:.2f}")
+          f"load {row['load_before'][0]:.2f} -> {row['load_after'][0]:.2f}")
     return row
 
 
