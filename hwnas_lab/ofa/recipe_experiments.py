@@ -79,6 +79,10 @@ LARGEST = {
     "L-wd1e-4": ("r=32, weight decay 1e-4", largest_phase(r=FULL, weight_decay=1e-4)),
     "L-ls0": ("r=32, no label smoothing", largest_phase(r=FULL, label_smoothing=0.0)),
     "L-6ep": ("r=32, 6 epochs (the start of S-split-6-3)", largest_phase(epochs=6, r=FULL)),
+    "L-8ep": ("r=32, 8 epochs (with L-full-res and L-6ep: accuracy against the phase's length)",
+              largest_phase(epochs=8, r=FULL)),
+    "L-base-8ep": ("L-base at 8 epochs (does r=32's lead over elastic resolution hold at "
+                   "twice the budget?)", largest_phase(epochs=8)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
