@@ -143,6 +143,9 @@ SHRINKING = {
                              "step (do the split and the sandwich rule add up?)",
                              shrinking(phases=three_phases(sandwich=True), start="L-6ep"),
                              "L-6ep"),
+    "S-split-8-3-sandwich": ("S-split-6-3-sandwich after L-8ep (11 epochs in all): what two more "
+                             "largest-phase epochs give each subnet",
+                             shrinking(phases=three_phases(sandwich=True), start="L-8ep"), "L-8ep"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
