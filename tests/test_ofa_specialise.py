@@ -71,6 +71,29 @@ def test_robust_calibration_never_predicts_a_negative_latency(disturb):
     assert min(levels) > 0 and np.all(cal.predict([SPACE.sample(i) for i in range(50)]) > 0)
 
 
+def test_robust_calibration_stays_positive_below_the_subnets_it_was_fitted_on():
+    """A steep line with a negative intercept through subnets that are all slower than the
+    space's fastest (a noisy table on a busy machine: notebook 06 once got a -10 ms limit):
+    checked at the space's smallest table sum, the line gives way to the rescaled sum."""
+    from hwnas_lab.latency.predictors import CalibratedSum
+    from hwnas_lab.ofa.efficiency import Efficiency
+    from hwnas_lab.ofa.specialise import latency_levels, robust_calibration
+
+    table = synthetic_table()
+    archs = [SPACE.sample(i) for i in range(6)]
+    x = table.predict_batch(archs)
+    min_sum = Efficiency(SPACE, table).minimum("latency_ms")[0]
+    ms = 5.0 * (x - 0.9 * x.min())  # the fastest measured at half its sum: the old guard passes
+    assert 5.0 * (min_sum - 0.9 * x.min()) < 0  # the line is negative at the space's fastest
+    unguarded = robust_calibration(CalibratedSum(table), archs, ms)  # no min_sum: the line stays
+    assert unguarded.scale == pytest.approx(5.0)
+    assert Efficiency(SPACE, latency=unguarded).minimum("latency_ms")[0] < 0  # notebook 06's crash
+    cal = robust_calibration(CalibratedSum(table), archs, ms, min_sum)
+    assert cal.scale == pytest.approx(float(np.median(ms / x))) and cal.overhead_ms == 0.0
+    guarded = Efficiency(SPACE, latency=cal)
+    assert guarded.minimum("latency_ms")[0] > 0 and min(latency_levels(guarded, (0.1,))) > 0
+
+
 def test_remeasure_many_groups_targets_and_keeps_the_least_disturbed_round():
     from hwnas_lab.ofa.specialise import measure_least_disturbed, remeasure_many
 

@@ -170,6 +170,7 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
     from ..latency import get_target
     from ..latency.lut import get_lut
     from ..latency.predictors import CalibratedSum
+    from .efficiency import Efficiency
 
     tgt = get_target(target)
     table = get_lut(space, tgt, repeats=repeats, at_least=True, progress=progress)
@@ -180,7 +181,8 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calib_archs - 2)]
         archs = archs[:calib_archs]
         ms = measure_least_disturbed(space, archs, tgt.name, rounds, repeats)[0]
-        model = robust_calibration(CalibratedSum(table), archs, ms)
+        min_sum = Efficiency(space, table).minimum("latency_ms")[0]  # the space's fastest, ms
+        model = robust_calibration(CalibratedSum(table), archs, ms, min_sum)
     return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
 
 
@@ -195,15 +197,18 @@ def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
     return [low + f * (high - low) for f in fractions]
 
 
-def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray):
+def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray, min_sum: float | None = None):
     """Set ``model`` (a ``predictors.CalibratedSum``) to ``slope * table sum + intercept`` fitted by
     Theil-Sen (Sen, JASA 1968): the median of the pairwise slopes, then the median intercept.
 
     A few end-to-end measurements on a shared machine carry outliers (a run hit by another
     job); least squares with three terms follows them, medians do not. When the measurements
     are too disturbed to order the subnets by their table sums (a slope <= 0, or a line that
-    predicts the fastest of them below half its measured latency: a busy machine), the table
-    is only rescaled, by the median ratio measured / sum, which keeps every latency positive.
+    predicts the fastest of them below half its measured latency: a busy machine), or when a
+    negative intercept takes more than half of ``slope * min_sum`` (``min_sum``: the smallest
+    table sum of the whole space, ``Efficiency.minimum``; a steep line extrapolated below the
+    subnets it was fitted on), the table is only rescaled, by the median ratio measured / sum,
+    which keeps every latency positive.
     """
     x, y = model.table.predict_batch(archs), np.asarray(measured_ms, dtype=float)
     i, j = np.triu_indices(len(x), k=1)
@@ -211,7 +216,10 @@ def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray):
     slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 1.0
     intercept = float(np.median(y - slope * x))
     fastest = int(np.argmin(x))
-    if not (slope > 0 and slope * x[fastest] + intercept >= 0.5 * y[fastest]):
+    line_ok = slope > 0 and slope * x[fastest] + intercept >= 0.5 * y[fastest]
+    if min_sum is not None:
+        line_ok = line_ok and intercept >= -0.5 * slope * min_sum
+    if not line_ok:
         slope, intercept = float(np.median(y / x)), 0.0
     model.scale, model.per_op_ms, model.overhead_ms = slope, 0.0, intercept
     return model
