@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from hwnas_lab.latency import LatencyTable, machine_info
-from hwnas_lab.proxyless import METHODS, ProxylessSupernet, needed_specs
+from hwnas_lab.proxyless import METHODS, ProxylessSupernet
+from hwnas_lab.proxyless_latency import needed_specs
 from hwnas_lab.proxyless_memory import step_memory
 from hwnas_lab.proxyless_search import SearchConfig, _weight_optimizer, arch_step, weight_step
 from hwnas_lab.space import get_space

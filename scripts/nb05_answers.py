@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from hwnas_lab.data import batches, resize
-from hwnas_lab.ofa.shrink import make_teacher, progressive_step
+from hwnas_lab.ofa.shrink_step import make_teacher, progressive_step
 from hwnas_lab.train import make_optimizer
 
 from hwnas_lab.data import load_cifar10

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hwnas_lab.course import nb05_checks as ex
 from hwnas_lab.course import nb05_ofa
 from hwnas_lab.ofa import centre_crop
-from hwnas_lab.ofa.shrink import distillation_loss, progressive_step
+from hwnas_lab.ofa.shrink_step import distillation_loss, progressive_step
 from helpers import run_todo
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from hwnas_lab.blocks import build_net
 from hwnas_lab.data import TensorData
 from hwnas_lab.latency.lut import LatencyTable, MissingEntryError
-from hwnas_lab.proxyless import (ProxylessSupernet, candidate_latency_ms, candidate_mask, candidate_specs,
-                                 expected_latency_grad, expected_latency_ms, init_from_ofa,
-                                 masked_probs, needed_specs, slot_candidates)
+from hwnas_lab.proxyless import ProxylessSupernet, init_from_ofa
+from hwnas_lab.proxyless_latency import (candidate_latency_ms, candidate_mask, candidate_specs,
+                                         expected_latency_grad, expected_latency_ms, masked_probs,
+                                         needed_specs, slot_candidates)
 from hwnas_lab.proxyless_memory import saved_tensor_bytes, step_memory
 from hwnas_lab.proxyless_estimators import (GatedToy, binary_gate_samples, exact_gradient,
                                             reinforce_samples, relaxed_gradient)

@@ -87,7 +87,7 @@ def _close(a: float, b: float, rel: float = 1e-4) -> bool:
 
 def _distillation_hint(got: float, s: torch.Tensor, t: torch.Tensor, T: float) -> str | None:
     """The likely mistake behind a wrong distillation value, or None."""
-    from ..ofa.shrink import distillation_loss as reference
+    from ..ofa.shrink_step import distillation_loss as reference
 
     expected = reference(s, t, T).item()
     batch, classes = s.shape
@@ -116,7 +116,7 @@ def _distillation_hint(got: float, s: torch.Tensor, t: torch.Tensor, T: float) -
 def check_distillation_loss(distillation_loss) -> None:
     """Exercise (notebook 05): ``distillation_loss(student_logits, teacher_logits, T)`` is
     ``T^2 * KL(softmax(t/T) || softmax(s/T))``, averaged over the batch."""
-    from ..ofa.shrink import distillation_loss as reference
+    from ..ofa.shrink_step import distillation_loss as reference
 
     with exercise("distillation_loss"):
         g = torch.Generator().manual_seed(0)
@@ -153,7 +153,7 @@ def _step_setup(phase_index: int, seed: int = 0):
     """A fixed starting point: a supernet, its teacher, plain SGD with STALE gradients left
     in ``.grad`` (an earlier step's), a batch at resolution 24, and the phase to train."""
     from ..ofa.schedule import get_shrink_config
-    from ..ofa.shrink import make_teacher
+    from ..ofa.shrink_step import make_teacher
     from ..ofa.supernet import OFASupernet
 
     phase = get_shrink_config("smoke").phases[phase_index]
@@ -179,7 +179,7 @@ def _step_setup(phase_index: int, seed: int = 0):
 
 def _variant_losses(phase_index: int, T: float, seed: int) -> dict[str, float]:
     """The summed loss of typical wrong steps (no update), keyed by the hint they earn."""
-    from ..ofa.shrink import distillation_loss
+    from ..ofa.shrink_step import distillation_loss
 
     net, teacher, _, X, y, phase, criterion = _step_setup(phase_index, seed)
     start = copy.deepcopy(net.state_dict())
@@ -241,7 +241,7 @@ def _variant_losses(phase_index: int, T: float, seed: int) -> dict[str, float]:
 
 def _run_step(fn, phase_index: int, T: float, seed: int, reference: bool = False):
     """Run the learner's step (or the reference) from the fixed start; return what it left."""
-    from ..ofa.shrink import progressive_step
+    from ..ofa.shrink_step import progressive_step
 
     net, teacher, opt, X, y, phase, criterion = _step_setup(phase_index, seed)
     rng = random.Random(seed)
@@ -328,7 +328,7 @@ def _compare_step(fn, phase_index: int, T: float, seed: int) -> float:
 def check_shrink_step(progressive_shrinking_step) -> None:
     """Exercise (notebook 05): ``progressive_shrinking_step(net, teacher, opt, X, y, phase,
     rng, criterion, T)`` is one step of progressive shrinking; compared with
-    ``hwnas_lab.ofa.shrink.progressive_step`` (the training loop's step) from the same seed:
+    ``hwnas_lab.ofa.shrink_step.progressive_step`` (the training loop's step) from the same seed:
     same summed loss, same updated weights and BN statistics, teacher untouched."""
     with exercise("progressive_shrinking_step"):
         for phase_index, T, seed in ((5, 2.0, 0), (2, 1.0, 1), (0, 1.0, 2)):

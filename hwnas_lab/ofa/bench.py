@@ -25,7 +25,7 @@ from ..data import CLASSES, IMAGES_PER_CLASS, TEST_IMAGES_PER_CLASS
 from ..space import get_space
 from ..stats import quartiles
 from .schedule import ShrinkConfig
-from .shrink import SubnetBatch, make_teacher, sample_phase, shrink_step
+from .shrink_step import SubnetBatch, make_teacher, sample_phase, shrink_step
 from .supernet import OFASupernet
 
 
