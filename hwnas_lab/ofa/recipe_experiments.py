@@ -83,6 +83,8 @@ LARGEST = {
               largest_phase(epochs=8, r=FULL)),
     "L-base-8ep": ("L-base at 8 epochs (does r=32's lead over elastic resolution hold at "
                    "twice the budget?)", largest_phase(epochs=8)),
+    "L-8ep-lr0.2": ("L-8ep at peak lr 0.2 (does L-lr0.2's lead hold at twice the budget?)",
+                    largest_phase(epochs=8, r=FULL, lr=0.2)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
