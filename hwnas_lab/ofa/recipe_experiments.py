@@ -148,6 +148,11 @@ SHRINKING = {
     "S-split-8-3-sandwich": ("S-split-6-3-sandwich after L-8ep (11 epochs in all): what two more "
                              "largest-phase epochs give each subnet",
                              shrinking(phases=three_phases(sandwich=True), start="L-8ep"), "L-8ep"),
+    "S-elastic-8-3-sandwich": ("S-split-8-3-sandwich after L-base-8ep (elastic resolution in the "
+                               "largest phase, the faster per minute): about S-split-6-3-"
+                               "sandwich's training time",
+                               shrinking(phases=three_phases(sandwich=True), start="L-base-8ep"),
+                               "L-base-8ep"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
