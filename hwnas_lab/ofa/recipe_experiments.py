@@ -153,6 +153,10 @@ SHRINKING = {
                                "sandwich's training time",
                                shrinking(phases=three_phases(sandwich=True), start="L-base-8ep"),
                                "L-base-8ep"),
+    "S-split-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich after L-8ep-lr0.2: every change kept "
+                                   "so far, together",
+                                   shrinking(phases=three_phases(sandwich=True),
+                                             start="L-8ep-lr0.2"), "L-8ep-lr0.2"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
