@@ -85,6 +85,8 @@ LARGEST = {
                    "twice the budget?)", largest_phase(epochs=8)),
     "L-8ep-lr0.2": ("L-8ep at peak lr 0.2 (does L-lr0.2's lead hold at twice the budget?)",
                     largest_phase(epochs=8, r=FULL, lr=0.2)),
+    "L-base-8ep-lr0.2": ("L-base-8ep at peak lr 0.2 (the start of S-elastic-8-3-sandwich-lr0.2)",
+                         largest_phase(epochs=8, lr=0.2)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
@@ -157,6 +159,10 @@ SHRINKING = {
                                    "so far, together",
                                    shrinking(phases=three_phases(sandwich=True),
                                              start="L-8ep-lr0.2"), "L-8ep-lr0.2"),
+    "S-elastic-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich-lr0.2 with elastic resolution in the "
+                                     "largest phase (the better per minute)",
+                                     shrinking(phases=three_phases(sandwich=True),
+                                               start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
