@@ -85,10 +85,7 @@ def test_robust_calibration_stays_positive_below_the_subnets_it_was_fitted_on():
     min_sum = Efficiency(SPACE, table).minimum("latency_ms")[0]
     ms = 5.0 * (x - 0.9 * x.min())  # the fastest measured at half its sum: the old guard passes
     assert 5.0 * (min_sum - 0.9 * x.min()) < 0  # the line is negative at the space's fastest
-    unguarded = robust_calibration(CalibratedSum(table), archs, ms)  # no min_sum: the line stays
-    assert unguarded.scale == pytest.approx(5.0)
-    assert Efficiency(SPACE, latency=unguarded).minimum("latency_ms")[0] < 0  # notebook 06's crash
-    cal = robust_calibration(CalibratedSum(table), archs, ms, min_sum)
+    cal = robust_calibration(CalibratedSum(table), archs, ms)
     assert cal.scale == pytest.approx(float(np.median(ms / x))) and cal.overhead_ms == 0.0
     guarded = Efficiency(SPACE, latency=cal)
     assert guarded.minimum("latency_ms")[0] > 0 and min(latency_levels(guarded, (0.1,))) > 0

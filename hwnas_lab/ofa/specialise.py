@@ -170,7 +170,6 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
     from ..latency import get_target
     from ..latency.lut import get_lut
     from ..latency.predictors import CalibratedSum
-    from .efficiency import Efficiency
 
     tgt = get_target(target)
     table = get_lut(space, tgt, repeats=repeats, at_least=True, progress=progress)
@@ -181,8 +180,7 @@ def latency_model(space: SearchSpace, target: str, calib_archs: int = 0, repeats
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calib_archs - 2)]
         archs = archs[:calib_archs]
         ms = measure_least_disturbed(space, archs, tgt.name, rounds, repeats)[0]
-        min_sum = Efficiency(space, table).minimum("latency_ms")[0]  # the space's fastest, ms
-        model = robust_calibration(CalibratedSum(table), archs, ms, min_sum)
+        model = robust_calibration(CalibratedSum(table), archs, ms)
     return LatencyModel(tgt.name, table, model, archs, ms, time.perf_counter() - start)
 
 
@@ -197,7 +195,7 @@ def latency_levels(efficiency, fractions=(0.25, 0.5, 0.75)) -> list[float]:
     return [low + f * (high - low) for f in fractions]
 
 
-def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray, min_sum: float | None = None):
+def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray):
     """Set ``model`` (a ``predictors.CalibratedSum``) to ``slope * table sum + intercept`` fitted by
     Theil-Sen (Sen, JASA 1968): the median of the pairwise slopes, then the median intercept.
 
@@ -210,16 +208,17 @@ def robust_calibration(model, archs: list[Arch], measured_ms: np.ndarray, min_su
     subnets it was fitted on), the table is only rescaled, by the median ratio measured / sum,
     which keeps every latency positive.
     """
+    from .efficiency import Efficiency
+
     x, y = model.table.predict_batch(archs), np.asarray(measured_ms, dtype=float)
     i, j = np.triu_indices(len(x), k=1)
     keep = np.abs(x[j] - x[i]) > 1e-9
     slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 1.0
     intercept = float(np.median(y - slope * x))
     fastest = int(np.argmin(x))
-    line_ok = slope > 0 and slope * x[fastest] + intercept >= 0.5 * y[fastest]
-    if min_sum is not None:
-        line_ok = line_ok and intercept >= -0.5 * slope * min_sum
-    if not line_ok:
+    min_sum = Efficiency(model.table.space, model.table).minimum("latency_ms")[0]  # ms
+    if not (slope > 0 and slope * x[fastest] + intercept >= 0.5 * y[fastest]
+            and intercept >= -0.5 * slope * min_sum):
         slope, intercept = float(np.median(y / x)), 0.0
     model.scale, model.per_op_ms, model.overhead_ms = slope, 0.0, intercept
     return model
