@@ -119,6 +119,12 @@ def three_phases(sandwich: bool = False) -> tuple[Phase, ...]:
     return kernel, depth, replace(expand, reorder=True)
 
 
+def split_after(start: str, sandwich: bool = False) -> tuple[ShrinkConfig, str]:
+    """``three_phases(sandwich)`` after the largest-phase experiment ``start``: the config and
+    the experiment it starts from, as a SHRINKING entry takes them."""
+    return shrinking(phases=three_phases(sandwich), start=start), start
+
+
 # name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
 SHRINKING = {
     "S-base": ("shrinking as the laptop preset does it, one epoch per phase", shrinking()),
@@ -142,27 +148,23 @@ SHRINKING = {
                 shrinking(phases=(Phase("all", 5, 0.03, n_subnets=2, reorder=True),))),
     "S-split-6-3": ("the 9 epochs split 6 + 3 (S-base: 4 + 5): L-6ep, then one epoch each of "
                     "kernel, every depth, every width (5 subnet-epochs against S-base's 9)",
-                    shrinking(phases=three_phases(), start="L-6ep"), "L-6ep"),
+                    *split_after("L-6ep")),
     "S-split-6-3-sandwich": ("S-split-6-3 + the phase's smallest subnet in every depth/width "
                              "step (do the split and the sandwich rule add up?)",
-                             shrinking(phases=three_phases(sandwich=True), start="L-6ep"),
-                             "L-6ep"),
+                             *split_after("L-6ep", sandwich=True)),
     "S-split-8-3-sandwich": ("S-split-6-3-sandwich after L-8ep (11 epochs in all): what two more "
                              "largest-phase epochs give each subnet",
-                             shrinking(phases=three_phases(sandwich=True), start="L-8ep"), "L-8ep"),
+                             *split_after("L-8ep", sandwich=True)),
     "S-elastic-8-3-sandwich": ("S-split-8-3-sandwich after L-base-8ep (elastic resolution in the "
                                "largest phase, the faster per minute): about S-split-6-3-"
                                "sandwich's training time",
-                               shrinking(phases=three_phases(sandwich=True), start="L-base-8ep"),
-                               "L-base-8ep"),
+                               *split_after("L-base-8ep", sandwich=True)),
     "S-split-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich after L-8ep-lr0.2: every change kept "
                                    "so far, together",
-                                   shrinking(phases=three_phases(sandwich=True),
-                                             start="L-8ep-lr0.2"), "L-8ep-lr0.2"),
+                                   *split_after("L-8ep-lr0.2", sandwich=True)),
     "S-elastic-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich-lr0.2 with elastic resolution in the "
                                      "largest phase (the better per minute)",
-                                     shrinking(phases=three_phases(sandwich=True),
-                                               start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
+                                     *split_after("L-base-8ep-lr0.2", sandwich=True)),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
