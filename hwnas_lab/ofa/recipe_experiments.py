@@ -176,10 +176,27 @@ SCRATCH = {
                   "S-sandwich", 9, ("S-base", "S-sandwich")),
 }
 
+
+def full_budget(epochs: int) -> ShrinkConfig:
+    """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
+    resolution, peak lr 0.2), then ``three_phases(sandwich=True)``; validation every 4
+    epochs, no weight EMA (it gained nothing at the end of a cosine schedule)."""
+    first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4)
+    return replace(first, phases=(first.phases[0], *three_phases(sandwich=True)))
+
+
+# runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
+FULL_DATA = {
+    "F-elastic-12-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 on all 45,000 images with "
+                                      "12 epochs of phase 1: the best recipe of the proxies "
+                                      "within 90 minutes of this machine", full_budget(12)),
+}
+
 EXPERIMENTS: dict[str, Experiment] = {
     **{n: Experiment(d, c, PROXY) for n, (d, c) in LARGEST.items()},
     **{n: Experiment(d, c, PROXY, init=start[0] if start else SHRINK_FROM, init_phases=1)
        for n, (d, c, *start) in SHRINKING.items()},
+    **{n: Experiment(d, c) for n, (d, c) in FULL_DATA.items()},
 }
 
 
