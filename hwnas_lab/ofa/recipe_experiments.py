@@ -111,18 +111,20 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
                    **config)
 
 
-def three_phases(sandwich: bool = False) -> tuple[Phase, ...]:
+SANDWICH = ("smallest",)  # trained in every depth/expand step besides the random subnets
+
+
+def three_phases(always: tuple[str, ...] = ()) -> tuple[Phase, ...]:
     """S-base's shrinking with each dimension opened in one step: kernel, then every depth,
-    then every width (channels sorted first), one epoch each; ``sandwich`` as S-sandwich."""
-    always = ("smallest",) if sandwich else ()
+    then every width (channels sorted first), one epoch each; ``always`` as in ``shrinking``."""
     kernel, _, depth, _, expand = shrinking(always=always).phases[1:]
     return kernel, depth, replace(expand, reorder=True)
 
 
-def split_after(start: str, sandwich: bool = False) -> tuple[ShrinkConfig, str]:
-    """``three_phases(sandwich)`` after the largest-phase experiment ``start``: the config and
+def split_after(start: str, always: tuple[str, ...] = ()) -> tuple[ShrinkConfig, str]:
+    """``three_phases(always)`` after the largest-phase experiment ``start``: the config and
     the experiment it starts from, as a SHRINKING entry takes them."""
-    return shrinking(phases=three_phases(sandwich), start=start), start
+    return shrinking(phases=three_phases(always), start=start), start
 
 
 # name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
@@ -131,13 +133,13 @@ SHRINKING = {
     "S-base-s1": ("S-base with seed 1 (noise of the sampled subnets and the data order)",
                   shrinking(seed=1)),
     "S-sandwich": ("S-base + the phase's smallest subnet in every depth/expand step",
-                   shrinking(always=("smallest",))),
+                   shrinking(always=SANDWICH)),
     "S-low-lr": ("S-base with 1/3 of the learning rates",
                  shrinking(lrs=(0.01, 0.007, 0.01, 0.007, 0.01))),
     "S-lr0.1": ("S-base with peak lr 0.1 in every shrinking phase (the largest phase's; "
                 "S-base: 0.02-0.03)", shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1))),
     "S-sandwich-lr0.1": ("S-sandwich and S-lr0.1 together (do the two kept changes add up?)",
-                         shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1), always=("smallest",))),
+                         shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1), always=SANDWICH)),
     "S-n1": ("S-base with one subnet per step in every phase (5 subnet-epochs against 9)",
              shrinking(n_subnets=(1, 1, 1, 1, 1))),
     "S-kd0": ("S-base without distillation", shrinking(kd=0.0)),
@@ -151,20 +153,30 @@ SHRINKING = {
                     *split_after("L-6ep")),
     "S-split-6-3-sandwich": ("S-split-6-3 + the phase's smallest subnet in every depth/width "
                              "step (do the split and the sandwich rule add up?)",
-                             *split_after("L-6ep", sandwich=True)),
+                             *split_after("L-6ep", SANDWICH)),
     "S-split-8-3-sandwich": ("S-split-6-3-sandwich after L-8ep (11 epochs in all): what two more "
                              "largest-phase epochs give each subnet",
-                             *split_after("L-8ep", sandwich=True)),
+                             *split_after("L-8ep", SANDWICH)),
     "S-elastic-8-3-sandwich": ("S-split-8-3-sandwich after L-base-8ep (elastic resolution in the "
                                "largest phase, the faster per minute): about S-split-6-3-"
                                "sandwich's training time",
-                               *split_after("L-base-8ep", sandwich=True)),
+                               *split_after("L-base-8ep", SANDWICH)),
     "S-split-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich after L-8ep-lr0.2: every change kept "
                                    "so far, together",
-                                   *split_after("L-8ep-lr0.2", sandwich=True)),
+                                   *split_after("L-8ep-lr0.2", SANDWICH)),
     "S-elastic-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich-lr0.2 with elastic resolution in the "
                                      "largest phase (the better per minute)",
-                                     *split_after("L-base-8ep-lr0.2", sandwich=True)),
+                                     *split_after("L-base-8ep-lr0.2", SANDWICH)),
+    "S-elastic-8-3-sandwich2-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the largest subnet "
+                                      "also trained in every depth/width step (does it keep "
+                                      "the largest's accuracy through shrinking?)",
+                                      *split_after("L-base-8ep-lr0.2", ("largest", "smallest"))),
+    "S-elastic-8-all-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 without progressive "
+                                       "shrinking: 3 epochs sampling the whole space, 2 random "
+                                       "subnets and the smallest per step, channels sorted first",
+                                       shrinking(phases=(Phase("all", 3, 0.03, n_subnets=2,
+                                                               reorder=True, always=SANDWICH),),
+                                                 start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
@@ -179,10 +191,10 @@ SCRATCH = {
 
 def full_budget(epochs: int) -> ShrinkConfig:
     """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
-    resolution, peak lr 0.2), then ``three_phases(sandwich=True)``; validation every 4
+    resolution, peak lr 0.2), then ``three_phases(SANDWICH)``; validation every 4
     epochs, no weight EMA (it gained nothing at the end of a cosine schedule)."""
     first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4)
-    return replace(first, phases=(first.phases[0], *three_phases(sandwich=True)))
+    return replace(first, phases=(first.phases[0], *three_phases(SANDWICH)))
 
 
 # runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
