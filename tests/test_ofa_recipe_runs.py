@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, RECIPE_RUNS, ablation_runs,
-                                       load_runs)
+from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, RECIPE_LADDER, RECIPE_RUNS,
+                                       ablation_runs, load_runs, seed_gap)
 
 
 def test_the_shipped_records_hold_every_ablation():
@@ -18,6 +18,19 @@ def test_the_shipped_records_hold_every_ablation():
         for key in ("test_acc_largest", "test_acc_smallest"):
             assert 0.1 < row[key] < 1.0, (ablation.name, key)  # better than chance
         assert row["wall_s"] > 0 and row["history"], ablation.name
+
+
+def test_the_shipped_records_hold_the_recipe_ladder():
+    rows = ablation_runs(load_runs(), RECIPE_LADDER)
+    assert [a.name for a, _ in rows] == [ABLATION_REFERENCE.name, *(a.name for a in RECIPE_LADDER)]
+    for ablation, row in rows:
+        assert row["n_train"] == rows[0][1]["n_train"], ablation.name  # the same images
+        assert 0.1 < row["test_acc_smallest"] < row["test_acc_largest"] < 1.0, ablation.name
+    largest, smallest = seed_gap(load_runs())
+    assert 0 < largest < 5 and 0 < smallest < 5  # S-base against S-base-s1, points
+    assert seed_gap({"S-base": {}}) is None
+    elastic = rows[-1][1]["config"]["phases"][0]
+    assert elastic["r"] is None and rows[-2][1]["config"]["phases"][0]["r"] == [32]
 
 
 def test_a_rerun_replaces_the_earlier_record(tmp_path):

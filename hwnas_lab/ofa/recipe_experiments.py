@@ -87,6 +87,8 @@ LARGEST = {
                     largest_phase(epochs=8, r=FULL, lr=0.2)),
     "L-base-8ep-lr0.2": ("L-base-8ep at peak lr 0.2 (the start of S-elastic-8-3-sandwich-lr0.2)",
                          largest_phase(epochs=8, lr=0.2)),
+    "L-base-10ep-lr0.2": ("L-base-8ep-lr0.2 at 10 epochs: about L-8ep-lr0.2's compute (a step at "
+                          "r=32 costs 1.26 elastic ones)", largest_phase(epochs=10, lr=0.2)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
@@ -167,6 +169,10 @@ SHRINKING = {
     "S-elastic-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich-lr0.2 with elastic resolution in the "
                                      "largest phase (the better per minute)",
                                      *split_after("L-base-8ep-lr0.2", SANDWICH)),
+    "S-elastic-10-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the compute elastic "
+                                      "resolution saves spent on two more epochs of phase 1: "
+                                      "against S-split-8-3-sandwich-lr0.2 at about equal compute",
+                                      *split_after("L-base-10ep-lr0.2", SANDWICH)),
     "S-elastic-8-3-sandwich2-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the largest subnet "
                                       "also trained in every depth/width step (does it keep "
                                       "the largest's accuracy through shrinking?)",

@@ -1,4 +1,4 @@
-"""The shipped records of the recipe experiments, and the ablations notebook 05 draws from them.
+"""The shipped records of the recipe experiments, and the runs notebook 05 draws from them.
 
 ``weights/recipe_runs.jsonl`` holds one JSON line per finished run of ``recipe_experiments``
 (in a clone of the repository ``python scripts/ofa_recipe.py run NAME`` reruns one; notebook
@@ -32,9 +32,19 @@ ABLATIONS = (
     Ablation("S-no-reorder", "without channel\nsorting"),
     Ablation("S-sandwich", "+ smallest subnet\nin every step"),
 )
+# The changes kept by the recipe experiments, each run on top of the one before (reduced
+# budget, read against the reference like the ablations; always the shipped records)
+RECIPE_LADDER = (
+    ABLATIONS[-1],  # S-sandwich
+    Ablation("S-split-6-3-sandwich", "+ 6 epochs largest,\n3 wider shrinking"),
+    Ablation("S-split-8-3-sandwich", "+ 2 epochs largest\n(11 in all)"),
+    Ablation("S-split-8-3-sandwich-lr0.2", "+ peak lr 0.2\nin phase 1"),
+    Ablation("S-elastic-8-3-sandwich-lr0.2", "+ elastic resolution\nin phase 1 (a fifth cheaper)"),
+)
+FULL_BUDGET_RUN = "F-elastic-12-3-sandwich-lr0.2"  # the ladder's last recipe on all 45,000 images
 REFERENCE_SEED_TWIN = "S-base-s1"  # the reference with seed 1: the noise floor of the ablations
 SHOWN_RUNS = (SCRATCH_BASELINE, ABLATION_REFERENCE.name, REFERENCE_SEED_TWIN,
-              *(a.name for a in ABLATIONS))  # what notebook 05 draws (sections 7 and 8)
+              *(a.name for a in ABLATIONS))  # what notebook 05 remakes in the gpu preset
 
 
 def load_runs(path: Path | str = RECIPE_RUNS) -> dict[str, dict]:
@@ -65,7 +75,18 @@ def require(runs: dict[str, dict], names: list[str]) -> list[dict]:
     return [runs[n] for n in names]
 
 
-def ablation_runs(runs: dict[str, dict]) -> list[tuple[Ablation, dict]]:
-    """The reference and every ablation with its record, reference first."""
-    wanted = (ABLATION_REFERENCE, *ABLATIONS)
+def ablation_runs(runs: dict[str, dict], ablations: tuple[Ablation, ...] = ABLATIONS
+                  ) -> list[tuple[Ablation, dict]]:
+    """The reference and every one of ``ablations`` (or ``RECIPE_LADDER``) with its record,
+    reference first."""
+    wanted = (ABLATION_REFERENCE, *ablations)
     return list(zip(wanted, require(runs, [a.name for a in wanted])))
+
+
+def seed_gap(runs: dict[str, dict]) -> tuple[float, float] | None:
+    """Test-accuracy gap in points (largest, smallest) between the reference and its seed-1
+    twin: the noise floor drawn around the reference; None while the twin has no record."""
+    twin, base = runs.get(REFERENCE_SEED_TWIN), runs.get(ABLATION_REFERENCE.name)
+    if twin is None or base is None:
+        return None
+    return tuple(100 * abs(twin[k] - base[k]) for k in ("test_acc_largest", "test_acc_smallest"))
