@@ -6,9 +6,10 @@
     python scripts/ofa_recipe.py profile                   # where a training step spends time
     python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
 
-The experiments and how they run live in ``hwnas_lab.ofa.recipe_experiments`` (its
-docstring says what a run records and where it trains); this is their command line, plus a
-profile of a training step. Time one at a time:
+The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
+``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it
+trains); this is their command line, plus a profile of a training step. Time one at a
+time:
 
     OMP_WAIT_POLICY=PASSIVE python scripts/ofa_recipe.py run NAME
 """
@@ -24,7 +25,8 @@ from pathlib import Path
 import torch
 
 from hwnas_lab.latency.measure import cpu_model
-from hwnas_lab.ofa.recipe_experiments import EXPERIMENTS, PROXY, SCRATCH, SPACE, run
+from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, PROXY, SCRATCH, SPACE
+from hwnas_lab.ofa.recipe_experiments import run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 
 

@@ -1,0 +1,195 @@
+"""The catalogue of issue 9's recipe experiments: what each named run trains.
+
+Each ``Experiment`` is a ``ShrinkConfig`` of a reduced budget, a training subset
+(``per_class`` images of each class of the 45,000-image training split, or all of them) and,
+for the shrinking experiments, a starting point: the final weights of another experiment,
+whose phases are skipped. ``L-*`` train the largest phase alone, ``S-*`` shrink from one of
+them, ``F-*`` run a whole recipe on all the training images, ``SCRATCH`` trains subnets alone.
+``recipe_experiments`` runs them; ``scripts/ofa_recipe.py`` is the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, progressive_phases
+from hwnas_lab.space import get_space
+
+SPACE = get_space("cpu")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    description: str  # the question it answers
+    config: ShrinkConfig
+    per_class: int | None = None  # training images per class (None: all 4,500)
+    init: str | None = None  # start from this experiment's final weights ...
+    init_phases: int = 0  # ... skipping this many phases of ``config`` (those it trained)
+
+
+PROXY = 1500  # training images per class of the proxies (15,000 of the 45,000)
+
+
+def largest_phase(epochs: int = 4, lr: float = 0.1, r: tuple[int, ...] | None = None,
+                  warmup: float = 0.05, **config) -> ShrinkConfig:
+    """Phase 1 alone (the largest network, no teacher) as the laptop preset trains it, with
+    a weight EMA recorded beside the raw weights. ``warmup``: share of the phase's epochs
+    spent warming up (laptop preset: 1 of 20 = 0.05). 4 epochs of 15,000 images: about 10
+    minutes at the ~100 img/s that 2 cores of a Zen 3 EPYC train the largest subnet at."""
+    phase = Phase("largest", epochs, lr, SPACE.ks_choices[-1:], SPACE.e_choices[-1:],
+                  SPACE.d_choices[-1:], kd=0.0, warmup_epochs=warmup * epochs, r=r)
+    return ShrinkConfig(**{"preset": "laptop", "phases": (phase,), "batch_size": 128,
+                           "threads": 2, "ema_decay": 0.995, "eval_every": 4, **config})
+
+
+FULL = (32,)
+LARGEST = {
+    "L-base": ("the laptop preset's phase 1: elastic r {24, 28, 32}, lr 0.1, batch 128, "
+               "wd 5e-4, label smoothing 0.1", largest_phase()),
+    "L-full-res": ("phase 1 at r=32 only", largest_phase(r=FULL)),
+    "L-full-res-s1": ("L-full-res with seed 1 (seed noise)", largest_phase(r=FULL, seed=1)),
+    "L-lr0.2": ("r=32, peak lr 0.2", largest_phase(r=FULL, lr=0.2)),
+    "L-lr0.05": ("r=32, peak lr 0.05", largest_phase(r=FULL, lr=0.05)),
+    "L-onecycle": ("r=32, lr 0.2 after a 30 % warm-up (one-cycle shape)",
+                   largest_phase(r=FULL, lr=0.2, warmup=0.3)),
+    "L-bs256": ("r=32, batch 256, lr 0.2", largest_phase(r=FULL, lr=0.2, batch_size=256)),
+    "L-wd1e-4": ("r=32, weight decay 1e-4", largest_phase(r=FULL, weight_decay=1e-4)),
+    "L-ls0": ("r=32, no label smoothing", largest_phase(r=FULL, label_smoothing=0.0)),
+    "L-6ep": ("r=32, 6 epochs (the start of S-split-6-3)", largest_phase(epochs=6, r=FULL)),
+    "L-8ep": ("r=32, 8 epochs (with L-full-res and L-6ep: accuracy against the phase's length)",
+              largest_phase(epochs=8, r=FULL)),
+    "L-base-8ep": ("L-base at 8 epochs (does r=32's lead over elastic resolution hold at "
+                   "twice the budget?)", largest_phase(epochs=8)),
+    "L-8ep-lr0.2": ("L-8ep at peak lr 0.2 (does L-lr0.2's lead hold at twice the budget?)",
+                    largest_phase(epochs=8, r=FULL, lr=0.2)),
+    "L-base-8ep-lr0.2": ("L-base-8ep at peak lr 0.2 (the start of S-elastic-8-3-sandwich-lr0.2)",
+                         largest_phase(epochs=8, lr=0.2)),
+    "L-base-10ep-lr0.2": ("L-base-8ep-lr0.2 at 10 epochs: about L-8ep-lr0.2's compute (a step at "
+                          "r=32 costs 1.26 elastic ones)", largest_phase(epochs=10, lr=0.2)),
+}
+
+SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
+
+
+def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
+              n_subnets=(1, 2, 2, 2, 2), always: tuple[str, ...] = (), kd: float = 1.0,
+              reorder: bool = True, phases: tuple[Phase, ...] | None = None,
+              start: str = SHRINK_FROM, **config) -> ShrinkConfig:
+    """The five shrinking phases after ``start``'s largest phase (which the run starts
+    from): the laptop preset's phases at one epoch each (it has 5, 2, 4, 2, 5), its learning
+    rates and subnets per step. ``always`` goes to the depth and expand phases; ``phases``
+    replaces the five (an ablation of the schedule itself)."""
+    first = LARGEST[start][1]
+    if phases is None:
+        phases = progressive_phases(SPACE, (first.phases[0].epochs, *epochs),
+                                    (first.phases[0].lr, *lrs), (1, *n_subnets))[1:]
+        phases = tuple(replace(p, kd=kd, reorder=p.reorder and reorder,
+                               always=always if p.name.startswith(("depth", "expand")) else ())
+                       for p in phases)
+    return replace(first, phases=(first.phases[0], *phases), ema_decay=0.0, eval_every=100,
+                   **config)
+
+
+SANDWICH = ("smallest",)  # trained in every depth/expand step besides the random subnets
+
+
+def three_phases(always: tuple[str, ...] = ()) -> tuple[Phase, ...]:
+    """S-base's shrinking with each dimension opened in one step: kernel, then every depth,
+    then every width (channels sorted first), one epoch each; ``always`` as in ``shrinking``."""
+    kernel, _, depth, _, expand = shrinking(always=always).phases[1:]
+    return kernel, depth, replace(expand, reorder=True)
+
+
+def split_after(start: str, always: tuple[str, ...] = ()) -> tuple[ShrinkConfig, str]:
+    """``three_phases(always)`` after the largest-phase experiment ``start``: the config and
+    the experiment it starts from, as a SHRINKING entry takes them."""
+    return shrinking(phases=three_phases(always), start=start), start
+
+
+# name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
+SHRINKING = {
+    "S-base": ("shrinking as the laptop preset does it, one epoch per phase", shrinking()),
+    "S-base-s1": ("S-base with seed 1 (noise of the sampled subnets and the data order)",
+                  shrinking(seed=1)),
+    "S-sandwich": ("S-base + the phase's smallest subnet in every depth/expand step",
+                   shrinking(always=SANDWICH)),
+    "S-low-lr": ("S-base with 1/3 of the learning rates",
+                 shrinking(lrs=(0.01, 0.007, 0.01, 0.007, 0.01))),
+    "S-lr0.1": ("S-base with peak lr 0.1 in every shrinking phase (the largest phase's; "
+                "S-base: 0.02-0.03)", shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1))),
+    "S-sandwich-lr0.1": ("S-sandwich and S-lr0.1 together (do the two kept changes add up?)",
+                         shrinking(lrs=(0.1, 0.1, 0.1, 0.1, 0.1), always=SANDWICH)),
+    "S-n1": ("S-base with one subnet per step in every phase (5 subnet-epochs against 9)",
+             shrinking(n_subnets=(1, 1, 1, 1, 1))),
+    "S-kd0": ("S-base without distillation", shrinking(kd=0.0)),
+    "S-no-reorder": ("S-base without sorting channels by importance before expand-1",
+                     shrinking(reorder=False)),
+    "S-no-PS": ("no progressive shrinking: 5 epochs sampling the whole space, 2 subnets per "
+                "step (S-base: 9 subnet-epochs, this 10), distilled, channels sorted first",
+                shrinking(phases=(Phase("all", 5, 0.03, n_subnets=2, reorder=True),))),
+    "S-split-6-3": ("the 9 epochs split 6 + 3 (S-base: 4 + 5): L-6ep, then one epoch each of "
+                    "kernel, every depth, every width (5 subnet-epochs against S-base's 9)",
+                    *split_after("L-6ep")),
+    "S-split-6-3-sandwich": ("S-split-6-3 + the phase's smallest subnet in every depth/width "
+                             "step (do the split and the sandwich rule add up?)",
+                             *split_after("L-6ep", SANDWICH)),
+    "S-split-8-3-sandwich": ("S-split-6-3-sandwich after L-8ep (11 epochs in all): what two more "
+                             "largest-phase epochs give each subnet",
+                             *split_after("L-8ep", SANDWICH)),
+    "S-elastic-8-3-sandwich": ("S-split-8-3-sandwich after L-base-8ep (elastic resolution in the "
+                               "largest phase, the faster per minute): about S-split-6-3-"
+                               "sandwich's training time",
+                               *split_after("L-base-8ep", SANDWICH)),
+    "S-split-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich after L-8ep-lr0.2: every change kept "
+                                   "so far, together",
+                                   *split_after("L-8ep-lr0.2", SANDWICH)),
+    "S-elastic-8-3-sandwich-lr0.2": ("S-split-8-3-sandwich-lr0.2 with elastic resolution in the "
+                                     "largest phase (the better per minute)",
+                                     *split_after("L-base-8ep-lr0.2", SANDWICH)),
+    "S-elastic-10-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the compute elastic "
+                                      "resolution saves spent on two more epochs of phase 1: "
+                                      "against S-split-8-3-sandwich-lr0.2 at about equal compute",
+                                      *split_after("L-base-10ep-lr0.2", SANDWICH)),
+    "S-elastic-8-3-sandwich2-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the largest subnet "
+                                      "also trained in every depth/width step (does it keep "
+                                      "the largest's accuracy through shrinking?)",
+                                      *split_after("L-base-8ep-lr0.2", ("largest", "smallest"))),
+    "S-elastic-8-all-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 without progressive "
+                                       "shrinking: 3 epochs sampling the whole space, 2 random "
+                                       "subnets and the smallest per step, channels sorted first",
+                                       shrinking(phases=(Phase("all", 3, 0.03, n_subnets=2,
+                                                               reorder=True, always=SANDWICH),),
+                                                 start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
+}
+
+# Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
+# all (L-full-res's 4 + 5), with phase 1's recipe, beside the same subnets of those supernets
+# (BN recalibrated, no fine-tuning): OFA's central claim at the proxies' budget.
+SCRATCH = {
+    "X-scratch": ("the largest, the smallest and two random subnets, each trained alone for 9 "
+                  "epochs with phase 1's recipe, against the same subnets of S-base and "
+                  "S-sandwich", 9, ("S-base", "S-sandwich")),
+}
+
+
+def full_budget(epochs: int) -> ShrinkConfig:
+    """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
+    resolution, peak lr 0.2), then ``three_phases(SANDWICH)``; validation every 4
+    epochs, no weight EMA (it gained nothing at the end of a cosine schedule)."""
+    first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4)
+    return replace(first, phases=(first.phases[0], *three_phases(SANDWICH)))
+
+
+# runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
+FULL_DATA = {
+    "F-elastic-12-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 on all 45,000 images with "
+                                      "12 epochs of phase 1: the best recipe of the proxies "
+                                      "within 90 minutes of this machine", full_budget(12)),
+}
+
+EXPERIMENTS: dict[str, Experiment] = {
+    **{n: Experiment(d, c, PROXY) for n, (d, c) in LARGEST.items()},
+    **{n: Experiment(d, c, PROXY, init=start[0] if start else SHRINK_FROM, init_phases=1)
+       for n, (d, c, *start) in SHRINKING.items()},
+    **{n: Experiment(d, c) for n, (d, c) in FULL_DATA.items()},
+}
