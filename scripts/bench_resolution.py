@@ -42,6 +42,8 @@ def main() -> None:
     space = get_space("cpu")
     phase = get_shrink_config("laptop").phases[0]  # the largest phase: one subnet, no teacher
     resolutions = space.r_choices
+    archs = [space.uniform(max(space.ks_choices), max(space.e_choices), max(space.d_choices), r)
+             for r in resolutions]  # the largest subnet at each resolution
     with torch_threads(args.threads):
         torch.manual_seed(0)
         net = OFASupernet(space).to(memory_format=torch.channels_last).train()
@@ -52,9 +54,7 @@ def main() -> None:
             order = list(range(len(resolutions)))
             random.Random(rnd).shuffle(order)
             for i in order:
-                r = resolutions[i]
-                arch = space.uniform(max(space.ks_choices), max(space.e_choices),
-                                     max(space.d_choices), r)
+                r, arch = resolutions[i], archs[i]
                 X = torch.randn(args.batch, 3, r, r).contiguous(memory_format=torch.channels_last)
                 y = torch.randint(0, space.num_classes, (args.batch,))
                 times = []
@@ -67,8 +67,7 @@ def main() -> None:
     full = resolutions.index(max(resolutions))
     ratio = step_s[:, full] / step_s.mean(axis=1)  # r=32 step time / elastic mean, per round
     q1, med, q3 = np.percentile(ratio, [25, 50, 75])
-    flops = [arch_flops(space, space.uniform(max(space.ks_choices), max(space.e_choices),
-                                             max(space.d_choices), r)) for r in resolutions]
+    flops = [arch_flops(space, arch) for arch in archs]
     print(f"{cpu_model()}, torch {torch.__version__}, load {os.getloadavg()[0]:.1f} | largest "
           f"subnet, batch {args.batch}, {args.threads} threads, {args.rounds} rounds x "
           f"{args.steps} steps per resolution")
