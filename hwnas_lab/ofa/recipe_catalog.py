@@ -172,12 +172,12 @@ SCRATCH = {
 }
 
 
-def full_budget(epochs: int) -> ShrinkConfig:
+def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH) -> ShrinkConfig:
     """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
-    resolution, peak lr 0.2), then ``three_phases(SANDWICH)``; validation every 4
+    resolution, peak lr 0.2), then ``three_phases(always)``; validation every 4
     epochs, no weight EMA (it gained nothing at the end of a cosine schedule)."""
     first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4)
-    return replace(first, phases=(first.phases[0], *three_phases(SANDWICH)))
+    return replace(first, phases=(first.phases[0], *three_phases(always)))
 
 
 # runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
@@ -185,6 +185,11 @@ FULL_DATA = {
     "F-elastic-12-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 on all 45,000 images with "
                                       "12 epochs of phase 1: the best recipe of the proxies "
                                       "within 90 minutes of this machine", full_budget(12)),
+    "F-elastic-11-3-sandwich2-lr0.2": ("F-elastic-12-3-sandwich-lr0.2 with the largest subnet "
+                                       "also trained in every depth/width step (as "
+                                       "S-elastic-8-3-sandwich2-lr0.2), phase 1 one epoch "
+                                       "shorter to pay for it within 90 minutes",
+                                       full_budget(11, ("largest", "smallest"))),
 }
 
 EXPERIMENTS: dict[str, Experiment] = {
