@@ -55,6 +55,7 @@ class OptimConfig:
     weight_decay: float = 5e-4  # L2 on conv/linear weights; BN, biases and no_weight_decay() excluded
     label_smoothing: float = 0.1  # share of the target spread uniformly over the classes
     channels_last: bool = True  # NHWC activations: faster convolutions on x86 CPUs (measured)
+    crop_padding: int = 4  # zero padding of the random-crop augmentation, pixels (0: flip only)
     seed: int = 0  # seeds shuffling, augmentation and (with seed_everything) initialisation
 
     def __post_init__(self) -> None:
@@ -62,6 +63,7 @@ class OptimConfig:
             raise ValueError(f"{type(self).__name__}.optimizer must be 'sgd' or 'adamw', "
                              f"got {self.optimizer!r}")
         check_int(f"{type(self).__name__}.batch_size", self.batch_size)
+        check_int(f"{type(self).__name__}.crop_padding", self.crop_padding, minimum=0)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"{type(self).__name__}.label_smoothing must be in [0, 1), "
                              f"got {self.label_smoothing!r}")
@@ -79,7 +81,7 @@ class TrainConfig(OptimConfig):
     warmup_epochs: float = 0.0  # linear warm-up from 0 to lr over this many epochs
     min_lr: float = 0.0  # learning rate at the end of the cosine
     resolution: int = 32  # input size in pixels (CIFAR-10 images resized when not 32)
-    augment: bool = True  # random crop (4-pixel padding) + horizontal flip
+    augment: bool = True  # random crop (crop_padding) + horizontal flip
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -203,7 +205,7 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
         bar = tqdm(batches(train_data, config.batch_size, shuffle=True, augment=config.augment,
                            resolution=config.resolution, generator=generator,
                            drop_last=drop_last, device=device,
-                           channels_last=config.channels_last),
+                           channels_last=config.channels_last, pad=config.crop_padding),
                    total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False,
                    disable=not progress, mininterval=0.5)
         for X, y in bar:

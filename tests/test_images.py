@@ -75,6 +75,17 @@ def test_batches_shapes_normalisation_and_coverage():
         next(D.batches(data, 8, resolution=0))
 
 
+def test_batches_pass_the_crop_padding_on():
+    X = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    data = D.TensorData(X, torch.arange(64) % 10)
+    plain = [D.normalise(v) for v in (X, X.flip(-1))]
+    for pad in (0, 4):
+        Xb, _ = next(D.batches(data, 64, shuffle=False, augment=True, pad=pad,
+                               generator=torch.Generator().manual_seed(0)))
+        unshifted = sum(any(torch.equal(b, v[i]) for v in plain) for i, b in enumerate(Xb))
+        assert unshifted == 64 if pad == 0 else unshifted < 16  # pad 0: flips only
+
+
 def test_batches_are_reproducible_from_a_generator():
     data = D.TensorData(torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8),
                         torch.arange(40) % 10)

@@ -103,7 +103,7 @@ def test_evaluate_matches_a_direct_forward_and_restores_mode():
 
 @pytest.mark.parametrize("field, value", [("optimizer", "adam"), ("epochs", 0),
                                           ("batch_size", 1.5), ("lr", 0.0),
-                                          ("label_smoothing", 1.0)])
+                                          ("label_smoothing", 1.0), ("crop_padding", -1)])
 def test_bad_config_is_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         T.TrainConfig(**{field: value})

@@ -132,10 +132,11 @@ def resize(X: torch.Tensor, r: int) -> torch.Tensor:
 def batches(data: TensorData, batch_size: int, shuffle: bool = True, augment: bool = False,
             resolution: int = IMAGE_SIZE, generator: torch.Generator | None = None,
             drop_last: bool = False, device: str | torch.device = "cpu",
-            channels_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            channels_last: bool = False, pad: int = PAD
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(X, y)``: X float32 normalised (B, 3, res, res) on ``device``, y int64 (B,).
 
-    ``augment``: random crop (4-pixel zero padding) and horizontal flip, vectorised.
+    ``augment``: random crop (``pad`` pixels of zero padding) and horizontal flip, vectorised.
     ``resolution``: other than 32, each batch is resized after augmentation (``resize``).
     ``generator`` seeds the shuffle and the augmentation (default: torch's global RNG).
     ``channels_last``: return X in that memory format (same values; convolutions on x86
@@ -157,6 +158,6 @@ def batches(data: TensorData, batch_size: int, shuffle: bool = True, augment: bo
         xb = X_all[idx].to(device, non_blocking=True)
         yb = y_all[idx].to(device, non_blocking=True)
         if augment:
-            xb = augment_batch(xb, generator)
+            xb = augment_batch(xb, generator, pad)
         xb = resize(normalise(xb), resolution)
         yield xb.contiguous(memory_format=memory_format), yb

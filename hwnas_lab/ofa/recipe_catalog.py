@@ -66,6 +66,11 @@ LARGEST = {
                          largest_phase(epochs=8, lr=0.2)),
     "L-base-10ep-lr0.2": ("L-base-8ep-lr0.2 at 10 epochs: about L-8ep-lr0.2's compute (a step at "
                           "r=32 costs 1.26 elastic ones)", largest_phase(epochs=10, lr=0.2)),
+    "L-base-8ep-lr0.2-pad2": ("L-base-8ep-lr0.2 with weaker augmentation: random crops from 2 "
+                              "pixels of padding, not 4", largest_phase(epochs=8, lr=0.2,
+                                                                         crop_padding=2)),
+    "L-base-8ep-lr0.2-flip": ("L-base-8ep-lr0.2 with flips only, no random crop",
+                              largest_phase(epochs=8, lr=0.2, crop_padding=0)),
 }
 
 SHRINK_FROM = "L-full-res"  # the largest-phase proxy the shrinking proxies start from
@@ -100,10 +105,11 @@ def three_phases(always: tuple[str, ...] = ()) -> tuple[Phase, ...]:
     return kernel, depth, replace(expand, reorder=True)
 
 
-def split_after(start: str, always: tuple[str, ...] = ()) -> tuple[ShrinkConfig, str]:
-    """``three_phases(always)`` after the largest-phase experiment ``start``: the config and
-    the experiment it starts from, as a SHRINKING entry takes them."""
-    return shrinking(phases=three_phases(always), start=start), start
+def split_after(start: str, always: tuple[str, ...] = (), **config) -> tuple[ShrinkConfig, str]:
+    """``three_phases(always)`` after the largest-phase experiment ``start``: the config
+    (``config`` overrides its fields) and the experiment it starts from, as a SHRINKING
+    entry takes them."""
+    return shrinking(phases=three_phases(always), start=start, **config), start
 
 
 # name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
@@ -160,6 +166,10 @@ SHRINKING = {
                                        shrinking(phases=(Phase("all", 3, 0.03, n_subnets=2,
                                                                reorder=True, always=SANDWICH),),
                                                  start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
+    **{f"S-elastic-8-3-sandwich2-lr0.2-T{t}": (
+        f"S-elastic-8-3-sandwich2-lr0.2 with distillation at temperature {t} (OFA: 1)",
+        *split_after("L-base-8ep-lr0.2", ("largest", "smallest"), kd_temperature=float(t)))
+       for t in (2, 4)},
 }
 
 # Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in

@@ -234,7 +234,7 @@ class _Run:
         seen = 0
         bar = tqdm(batches(shard, config.batch_size, shuffle=True, augment=True, generator=aug_gen,
                            drop_last=self.drop_last, device=ctx.device,
-                           channels_last=config.channels_last),
+                           channels_last=config.channels_last, pad=config.crop_padding),
                    total=self.steps, leave=False, disable=not (self.progress and ctx.main),
                    desc=f"{phase.name} {epoch + 1}/{phase.epochs}", mininterval=0.5)
         for X, y in bar:
