@@ -182,11 +182,12 @@ SCRATCH = {
 }
 
 
-def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH) -> ShrinkConfig:
+def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH, **config) -> ShrinkConfig:
     """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
     resolution, peak lr 0.2), then ``three_phases(always)``; validation every 4
-    epochs, no weight EMA (it gained nothing at the end of a cosine schedule)."""
-    first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4)
+    epochs, no weight EMA (it gained nothing at the end of a cosine schedule); ``config``
+    overrides the run's fields."""
+    first = largest_phase(epochs=epochs, lr=0.2, ema_decay=0.0, eval_every=4, **config)
     return replace(first, phases=(first.phases[0], *three_phases(always)))
 
 
@@ -200,6 +201,10 @@ FULL_DATA = {
                                        "S-elastic-8-3-sandwich2-lr0.2), phase 1 one epoch "
                                        "shorter to pay for it within 90 minutes",
                                        full_budget(11, ("largest", "smallest"))),
+    "F-elastic-11-3-sandwich2-lr0.2-flip": ("F-elastic-11-3-sandwich2-lr0.2 with flips only, no "
+                                            "random crop (as L-base-8ep-lr0.2-flip)",
+                                            full_budget(11, ("largest", "smallest"),
+                                                        crop_padding=0)),
 }
 
 EXPERIMENTS: dict[str, Experiment] = {
