@@ -41,8 +41,10 @@ RECIPE_LADDER = (
     Ablation("S-split-8-3-sandwich-lr0.2", "+ peak lr 0.2\nin phase 1"),
     Ablation("S-elastic-8-3-sandwich-lr0.2", "+ elastic resolution\nin phase 1 (a fifth cheaper)"),
 )
-# the ladder's last recipe on all 45,000 images, then with the largest in every shrinking step
-FULL_BUDGET_RUNS = ("F-elastic-12-3-sandwich-lr0.2", "F-elastic-11-3-sandwich2-lr0.2")
+# the ladder's last recipe on all 45,000 images, then with the largest in every shrinking
+# step, then with flips as the only augmentation
+FULL_BUDGET_RUNS = ("F-elastic-12-3-sandwich-lr0.2", "F-elastic-11-3-sandwich2-lr0.2",
+                    "F-elastic-11-3-sandwich2-lr0.2-flip")
 REFERENCE_SEED_TWIN = "S-base-s1"  # the reference with seed 1: the noise floor of the ablations
 SHOWN_RUNS = (SCRATCH_BASELINE, ABLATION_REFERENCE.name, REFERENCE_SEED_TWIN,
               *(a.name for a in ABLATIONS))  # what notebook 05 remakes in the gpu preset
