@@ -22,16 +22,17 @@ def test_the_shipped_records_hold_every_ablation():
 
 
 def test_the_shipped_records_hold_the_recipe_ladder():
-    rows = ablation_runs(load_runs(), RECIPE_LADDER)
+    runs = load_runs()
+    rows = ablation_runs(runs, RECIPE_LADDER)
     assert [a.name for a, _ in rows] == [ABLATION_REFERENCE.name, *(a.name for a in RECIPE_LADDER)]
     for ablation, row in rows:
         assert row["n_train"] == rows[0][1]["n_train"], ablation.name  # the same images
         assert 0.1 < row["test_acc_smallest"] < row["test_acc_largest"] < 1.0, ablation.name
-    for name in FULL_BUDGET_RUNS:  # the ladder's last recipe on the whole training split
-        full = load_runs()[name]
+    for name in FULL_BUDGET_RUNS:  # recipes run on the whole training split
+        full = runs[name]
         assert full["n_train"] == 45_000 and full["per_class"] is None, name
         assert [h["phase"] for h in full["history"]][-3:] == ["kernel", "depth-2", "expand-2"]
-    largest, smallest = seed_gap(load_runs())
+    largest, smallest = seed_gap(runs)
     assert 0 < largest < 5 and 0 < smallest < 5  # S-base against S-base-s1, points
     assert seed_gap({"S-base": {}}) is None
     elastic = rows[-1][1]["config"]["phases"][0]
