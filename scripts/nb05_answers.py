@@ -67,7 +67,8 @@ def main() -> None:
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     pick, gen = random.Random(0), torch.Generator().manual_seed(0)
     losses, t = [], time.perf_counter()
-    for i, (X, y) in enumerate(batches(data.train, config.batch_size, augment=True, generator=gen)):
+    for i, (X, y) in enumerate(batches(data.train, config.batch_size, augment=True, generator=gen,
+                                         pad=config.crop_padding)):
         if i == 20:
             break
         X = resize(X, pick.choice(space.r_choices))
@@ -75,7 +76,7 @@ def main() -> None:
                                        config.kd_temperature).item())
     print(f"step: {(time.perf_counter() - t) / len(losses):.2f} s per step; summed losses "
           + " ".join(f"{v:.2f}" for v in losses) + f"; mean per subnet "
-          f"{np.mean(losses) / phase.n_subnets:.3f}")
+          f"{np.mean(losses) / phase.subnets_per_step:.3f}")
     print(f"{time.perf_counter() - t0:.0f} s")
 
 

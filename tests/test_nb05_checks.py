@@ -95,11 +95,13 @@ def test_distillation_passes_and_reports_todo(capsys, monkeypatch):
 # ----- exercise 4: progressive_shrinking_step -------------------------------------------------
 def learner_step(net, teacher, opt, X, y, phase, rng, criterion, T=1.0, *, n=None, fix_r=True,
                  kd="forward", teacher_mode="eval", no_grad=True, zero_grad="before",
-                 reduce="sum", ce=None, temperature=None, detach=True, step_each=False):
+                 reduce="sum", ce=None, temperature=None, detach=True, step_each=False,
+                 sandwich=True):
     """A learner's step written out plainly; the keywords make it wrong in one way."""
     r = X.shape[-1]
-    archs = [net.space.sample(rng, **({"r": (r,)} if fix_r else {}), **phase.choices())
-             for _ in range(phase.n_subnets if n is None else n)]
+    archs = phase.fixed_subnets(net.space, r) if sandwich else []
+    archs += [net.space.sample(rng, **({"r": (r,)} if fix_r else {}), **phase.choices())
+              for _ in range(phase.n_subnets if n is None else n)]
     soft = None
     if phase.kd > 0:
         if teacher_mode == "train":
@@ -149,6 +151,7 @@ STEP_MISTAKES = [
     (with_(no_grad=False), "teacher's weights received gradients"),
     (with_(teacher_mode="supernet"), "came from the supernet itself"),
     (with_(n=1), "one subnet instead of the phase's sample"),
+    (with_(sandwich=False), "trained only the random subnets"),
     (with_(reduce="mean"), "ADD them"),
     (with_(zero_grad="never"), "zero_grad\\(\\) before loss.backward"),
     (with_(zero_grad="between"), "weights did not change"),

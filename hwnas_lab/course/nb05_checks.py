@@ -11,6 +11,7 @@ the notebook's namespace (``nb.``) holds no answer before its exercise.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 
 import torch
@@ -149,14 +150,17 @@ def check_distillation_loss(distillation_loss) -> None:
 STEP_LR = 0.1  # plain SGD in the check: the step's update is then w - lr * grad
 
 
-def _step_setup(phase_index: int, seed: int = 0):
+def _step_setup(phase_index: int, seed: int = 0, sandwich: bool = False):
     """A fixed starting point: a supernet, its teacher, plain SGD with STALE gradients left
-    in ``.grad`` (an earlier step's), a batch at resolution 24, and the phase to train."""
+    in ``.grad`` (an earlier step's), a batch at resolution 24, and the phase to train (with
+    the phase's largest and smallest subnets in every step if ``sandwich``)."""
     from ..ofa.schedule import get_shrink_config
     from ..ofa.shrink_step import make_teacher
     from ..ofa.supernet import OFASupernet
 
     phase = get_shrink_config("smoke").phases[phase_index]
+    if sandwich:
+        phase = dataclasses.replace(phase, always=("largest", "smallest"))
     teacher = None
     if phase.kd > 0:  # another network than the student's largest, with confident logits
         torch.manual_seed(seed + 100)  # (a random class bias), in eval mode, but with weights
@@ -177,20 +181,21 @@ def _step_setup(phase_index: int, seed: int = 0):
     return net, teacher, opt, X, y, phase, criterion
 
 
-def _variant_losses(phase_index: int, T: float, seed: int) -> dict[str, float]:
+def _variant_losses(phase_index: int, T: float, seed: int, sandwich: bool) -> dict[str, float]:
     """The summed loss of typical wrong steps (no update), keyed by the hint they earn."""
     from ..ofa.shrink_step import distillation_loss
 
-    net, teacher, _, X, y, phase, criterion = _step_setup(phase_index, seed)
+    net, teacher, _, X, y, phase, criterion = _step_setup(phase_index, seed, sandwich)
     start = copy.deepcopy(net.state_dict())
 
     def loss_of(*, n=phase.n_subnets, sample_r=True, kd="forward", ce=criterion, temp=T,
-                teacher_from="teacher", reduce="sum") -> float:
+                teacher_from="teacher", reduce="sum", fixed=True) -> float:
         net.load_state_dict(start)
         net.train()
         rng = random.Random(seed)
         r = {"r": (X.shape[-1],)} if sample_r else {}
-        archs = [net.space.sample(rng, **r, **phase.choices()) for _ in range(n)]
+        archs = phase.fixed_subnets(net.space, X.shape[-1]) if fixed else []
+        archs += [net.space.sample(rng, **r, **phase.choices()) for _ in range(n)]
         with torch.no_grad():
             if teacher is None:
                 soft = None
@@ -222,6 +227,10 @@ def _variant_losses(phase_index: int, T: float, seed: int) -> dict[str, float]:
         "sampled without fixing the resolution: space.sample(rng, r=(X.shape[-1],), "
         "**phase.choices()), one resolution per batch": loss_of(sample_r=False),
     }
+    if phase.always:
+        variants[f"trained only the random subnets: phase.always = {phase.always} asks for "
+                 "the phase's largest and smallest subnets too (the sandwich rule); put "
+                 "phase.fixed_subnets(net.space, r) first in the list"] = loss_of(fixed=False)
     if kd_phase:
         variants = {
             "no distillation: add phase.kd * distillation_loss(student, teacher logits, T) "
@@ -239,11 +248,12 @@ def _variant_losses(phase_index: int, T: float, seed: int) -> dict[str, float]:
     return variants
 
 
-def _run_step(fn, phase_index: int, T: float, seed: int, reference: bool = False):
+def _run_step(fn, phase_index: int, T: float, seed: int, sandwich: bool,
+              reference: bool = False):
     """Run the learner's step (or the reference) from the fixed start; return what it left."""
     from ..ofa.shrink_step import progressive_step
 
-    net, teacher, opt, X, y, phase, criterion = _step_setup(phase_index, seed)
+    net, teacher, opt, X, y, phase, criterion = _step_setup(phase_index, seed, sandwich)
     rng = random.Random(seed)
     teacher_buffers = None if teacher is None else copy.deepcopy(teacher.state_dict())
     stale = {name: p.grad.clone() for name, p in net.named_parameters()}
@@ -262,11 +272,13 @@ def _run_step(fn, phase_index: int, T: float, seed: int, reference: bool = False
                 stale=stale, phase=phase)
 
 
-def _compare_step(fn, phase_index: int, T: float, seed: int) -> float:
-    want = _run_step(None, phase_index, T, seed, reference=True)
-    got = _run_step(fn, phase_index, T, seed)
+def _compare_step(fn, phase_index: int, T: float, seed: int, sandwich: bool = False) -> float:
+    want = _run_step(None, phase_index, T, seed, sandwich, reference=True)
+    got = _run_step(fn, phase_index, T, seed, sandwich)
     phase, teacher = got["phase"], got["teacher"]
-    where = f"phase {phase.name!r} ({phase.n_subnets} subnets/step, kd={phase.kd}, T={T})"
+    sandwiched = f" + {' and '.join(phase.always)}" if phase.always else ""
+    where = (f"phase {phase.name!r} ({phase.n_subnets} random subnets/step{sandwiched}, "
+             f"kd={phase.kd}, T={T})")
     loss = got["loss"]
     if isinstance(loss, torch.Tensor):
         if loss.numel() != 1:
@@ -294,16 +306,17 @@ def _compare_step(fn, phase_index: int, T: float, seed: int) -> float:
                                  "it must only be evaluated, in eval mode")
     expected = float(want["loss"])
     if not _close(loss, expected, 1e-5):
-        for hint, value in _variant_losses(phase_index, T, seed).items():
+        for hint, value in _variant_losses(phase_index, T, seed, sandwich).items():
             if _close(loss, value, 1e-5):
                 raise AssertionError(f"{where}: {hint} (loss {loss:.6g}, expected {expected:.6g})")
-        raise AssertionError(f"{where}: summed loss {loss:.6g}, expected {expected:.6g}. Sample "
-                             "phase.n_subnets subnets with net.space.sample(rng, r=(X.shape[-1],),"
-                             " **phase.choices()) in one list first, then for each: "
-                             "net.set_active(arch), CE + kd * distillation")
+        raise AssertionError(f"{where}: summed loss {loss:.6g}, expected {expected:.6g}. List "
+                             "the subnets first: phase.fixed_subnets(net.space, r), then "
+                             "phase.n_subnets draws of net.space.sample(rng, r=(X.shape[-1],), "
+                             "**phase.choices()); then for each: net.set_active(arch), "
+                             "CE + kd * distillation")
     new = dict(got["net"].named_parameters())
     ref = dict(want["net"].named_parameters())
-    start_net, *_ = _step_setup(phase_index, seed)
+    start_net, *_ = _step_setup(phase_index, seed, sandwich)
     start = dict(start_net.named_parameters())
     if all(torch.equal(new[k], start[k]) for k in new):
         raise AssertionError(f"{where}: right loss but the weights did not change: call "
@@ -331,7 +344,9 @@ def check_shrink_step(progressive_shrinking_step) -> None:
     ``hwnas_lab.ofa.shrink_step.progressive_step`` (the training loop's step) from the same seed:
     same summed loss, same updated weights and BN statistics, teacher untouched."""
     with exercise("progressive_shrinking_step"):
-        for phase_index, T, seed in ((5, 2.0, 0), (2, 1.0, 1), (0, 1.0, 2)):
-            _compare_step(progressive_shrinking_step, phase_index, T, seed)
+        for phase_index, T, seed, sandwich in ((5, 2.0, 0, True), (2, 1.0, 1, False),
+                                               (0, 1.0, 2, False)):
+            _compare_step(progressive_shrinking_step, phase_index, T, seed, sandwich)
         print("  same loss and same updated weights as the reference step in phases "
-              "'expand-2' (2 subnets, T=2), 'depth-1' (2 subnets) and 'largest' (no teacher)")
+              "'expand-2' (largest and smallest + 2 random subnets, T=2), 'depth-1' (2 random "
+              "subnets) and 'largest' (no teacher)")

@@ -117,7 +117,9 @@ def elastic_kernels(kernels: dict, title: str = "one depthwise filter at each ke
 
 def shrink_schedule(phases, ax=None, title: str = "progressive shrinking: what each phase samples"):
     """The schedule as a picture: one row per elastic dimension, one column block per phase
-    (width = epochs), each cell listing the choices sampled; resolution elastic throughout."""
+    (width = epochs), each cell listing the choices sampled; resolution elastic throughout.
+    Above each phase: its subnets per step, random ones plus L (largest) and S (smallest)
+    when the sandwich rule trains them in every step."""
     fig, ax = axes(ax, figsize=(9.0, 3.0))
     rows = [("ks", "kernel size"), ("d", "depth"), ("e", "expand ratio")]
     colours = {"ks": "#4c72b0", "d": "#55a868", "e": "#c44e52"}
@@ -135,8 +137,9 @@ def shrink_schedule(phases, ax=None, title: str = "progressive shrinking: what e
             ax.text(x + phase.epochs / 2, i, ",".join(map(str, chosen)), ha="center",
                     va="center", fontsize=7)
         level = len(rows) - 0.45 + 0.55 * (index % 2)  # stagger labels of short phases
+        sandwich = "".join(f"+{a[0].upper()}" for a in phase.always)  # +L+S: sandwich rule
         ax.text(x + phase.epochs / 2, level, f"{phase.name}\n{phase.epochs} ep, "
-                f"{phase.n_subnets}/step", ha="center", va="bottom", fontsize=7)
+                f"{phase.n_subnets}{sandwich}/step", ha="center", va="bottom", fontsize=7)
         x += phase.epochs
     ax.set_yticks(range(len(rows)), [label for _, label in rows])
     ax.set_xlabel("epoch")

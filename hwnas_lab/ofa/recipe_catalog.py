@@ -32,9 +32,9 @@ PROXY = 1500  # training images per class of the proxies (15,000 of the 45,000)
 
 def largest_phase(epochs: int = 4, lr: float = 0.1, r: tuple[int, ...] | None = None,
                   warmup: float = 0.05, **config) -> ShrinkConfig:
-    """Phase 1 alone (the largest network, no teacher) as the laptop preset trains it, with
-    a weight EMA recorded beside the raw weights. ``warmup``: share of the phase's epochs
-    spent warming up (laptop preset: 1 of 20 = 0.05). 4 epochs of 15,000 images: about 10
+    """Phase 1 alone (the largest network, no teacher) as the laptop preset trained it when
+    these experiments began (peak lr 0.1, crops), with a weight EMA recorded beside the raw
+    weights. ``warmup``: share of the phase's epochs spent warming up (1 of 20 = 0.05). 4 epochs of 15,000 images: about 10
     minutes at the ~100 img/s that 2 cores of a Zen 3 EPYC train the largest subnet at."""
     phase = Phase("largest", epochs, lr, SPACE.ks_choices[-1:], SPACE.e_choices[-1:],
                   SPACE.d_choices[-1:], kd=0.0, warmup_epochs=warmup * epochs, r=r)
@@ -81,8 +81,8 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
               reorder: bool = True, phases: tuple[Phase, ...] | None = None,
               start: str = SHRINK_FROM, **config) -> ShrinkConfig:
     """The five shrinking phases after ``start``'s largest phase (which the run starts
-    from): the laptop preset's phases at one epoch each (it has 5, 2, 4, 2, 5), its learning
-    rates and subnets per step. ``always`` goes to the depth and expand phases; ``phases``
+    from): OFA's phases as the laptop preset had them when these experiments began (5, 2, 4,
+    2, 5 epochs), at one epoch each, with its learning rates and subnets per step. ``always`` goes to the depth and expand phases; ``phases``
     replaces the five (an ablation of the schedule itself)."""
     first = LARGEST[start][1]
     if phases is None:

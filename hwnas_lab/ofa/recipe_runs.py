@@ -25,7 +25,7 @@ class Ablation:
     label: str  # what it changes, for a figure
 
 
-ABLATION_REFERENCE = Ablation("S-base", "progressive shrinking\n(as the laptop preset)")
+ABLATION_REFERENCE = Ablation("S-base", "progressive shrinking\n(OFA's six phases)")
 ABLATIONS = (
     Ablation("S-no-PS", "without progressive\nshrinking"),
     Ablation("S-kd0", "without\ndistillation"),

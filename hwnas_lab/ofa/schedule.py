@@ -7,12 +7,14 @@ from a growing set while the largest network teaches them:
 
     largest  ->  elastic kernel  ->  elastic depth (2 steps)  ->  elastic expand (2 steps)
 
-with elastic resolution throughout. ``Phase`` rows of a ``ShrinkConfig`` per preset
-(``SHRINK_PRESETS``) set epochs, learning rates and subnets per step; what every training
-run shares (batch size, momentum, weight decay, label smoothing ...) is
-``hwnas_lab.train.OptimConfig``, which ``ShrinkConfig`` extends.
+with elastic resolution throughout (``progressive_phases``; the laptop preset opens
+kernel, depth and expand in one step each, ``one_step_phases``). ``Phase`` rows of a
+``ShrinkConfig`` per preset (``SHRINK_PRESETS``) set epochs, learning rates and subnets per
+step; what every training run shares (batch size, momentum, weight decay, label smoothing,
+crop padding ...) is ``hwnas_lab.train.OptimConfig``, which ``ShrinkConfig`` extends.
 
-Recipe knobs beyond OFA's schedule (off by default; scripts/ofa_recipe.py measures them):
+Recipe knobs beyond OFA's schedule (scripts/ofa_recipe.py measures them; off by default,
+the laptop preset uses the sandwich rule):
 a phase's own resolutions (``Phase.r``), subnets trained in every step besides the random
 ones (``Phase.always``, the sandwich rule), a moving average of the weights
 (``ShrinkConfig.ema_decay``) and validation every N epochs (``eval_every``).
@@ -66,12 +68,17 @@ class Phase:
                 or len(set(self.always)) != len(self.always):
             raise ValueError(f"Phase {self.name!r}: always={self.always!r}; allowed: "
                              "'largest' and 'smallest', each at most once")
-        if self.n_subnets + len(self.always) < 1:
+        if self.subnets_per_step < 1:
             raise ValueError(f"Phase {self.name!r}: n_subnets=0 and always=() train no subnet; "
                              "give n_subnets >= 1 or always=('largest',)")
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise ValueError(f"Phase {self.name!r}: warmup_epochs must be in [0, epochs="
                              f"{self.epochs}], got {self.warmup_epochs!r}")
+
+    @property
+    def subnets_per_step(self) -> int:
+        """Subnets trained in each step: the ``always`` ones plus the random ones."""
+        return len(self.always) + self.n_subnets
 
     def choices(self) -> dict:
         """The subsets to sample from, as keyword arguments of ``SearchSpace.sample``."""

@@ -246,7 +246,7 @@ class _Run:
             sched.step()
             if self.ema is not None:
                 self.ema.update(self.net)
-            loss_sum += loss * len(y) / (phase.n_subnets + len(phase.always))
+            loss_sum += loss * len(y) / phase.subnets_per_step
             seen += len(y)
         row = {"phase": phase.name, "phase_index": p_idx, "epoch": epoch + 1, "lr": lr,
                "train_loss": loss_sum.item() / max(1, seen), "train_s": time.perf_counter() - t0,
