@@ -2,7 +2,7 @@
 
 import pytest
 
-from hwnas_lab.ofa.schedule import SHRINK_PRESETS, Phase, ShrinkConfig, get_shrink_config
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config
 from hwnas_lab.space import get_space
 
 
