@@ -5,6 +5,7 @@
     python scripts/ofa_recipe.py table L-base L-full-res   # markdown table of finished runs
     python scripts/ofa_recipe.py profile                   # where a training step spends time
     python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
+    python scripts/ofa_recipe.py run X-scratch-full        # ... against the shipped supernet
 
 The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
 ``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 
 from hwnas_lab.latency.measure import cpu_model
-from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, PROXY, SCRATCH, SPACE
+from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SCRATCH, SPACE
 from hwnas_lab.ofa.recipe_experiments import run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 
@@ -135,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             epochs = sum(p.epochs for p in exp.config.phases[exp.init_phases:])
             start = f", from {exp.init}" if exp.init else ""
             print(f"{name:14s} {epochs:3d} epochs, {data}{start}: {exp.description}")
-        for name, (description, epochs, _) in SCRATCH.items():
-            print(f"{name:14s} {epochs:3d} epochs, {PROXY}/class: {description}")
+        for name, spec in SCRATCH.items():
+            data = "all" if spec.per_class is None else f"{spec.per_class}/class"
+            print(f"{name:14s} {spec.epochs:3d} epochs, {data}: {spec.description}")
     elif args.command == "table":
         print(table(args.names, args.results))
     elif args.command == "profile":

@@ -11,7 +11,9 @@ import torch
 
 from hwnas_lab.ofa import recipe_experiments as rx
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, load_checkpoint
+from hwnas_lab.ofa.recipe_catalog import SHIPPED_SUPERNET, Scratch
 from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
+from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +89,8 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
     from ofa_search_helpers import tiny_data
 
     monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(rx, "SCRATCH", {"X-t": ("two epochs", 2, ("S-a",))})
+    monkeypatch.setattr(rx, "SCRATCH", {"X-t": Scratch("two epochs", 2, ("S-a", SHIPPED_SUPERNET),
+                                                       rx.EXPERIMENTS["L-full-res"].config)})
     monkeypatch.setattr(rx, "_proxy_data", lambda per_class: SimpleNamespace(
         train=tiny_data(16), test=tiny_data(8, seed=1)))
     with pytest.raises(FileNotFoundError, match="run `python scripts/ofa_recipe.py run S-a`"):
@@ -106,7 +109,8 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
     assert record["device"] == "cpu"
     for row in record["archs"]:
         assert len(row["train_loss"]) == 2 and 0 <= row["test_acc_alone"] <= 1
-        assert set(row["test_acc_supernet"]) == {"S-a"}
+        assert set(row["test_acc_supernet"]) == {"S-a", SHIPPED_SUPERNET}
+        assert row["machine"] and row["date"] and row["load_before"]  # each network's own
         assert (tmp_path / "recipe" / "X-t" / f"{row['kind']}.json").exists()
     assert record["archs"][0]["mflops"] > record["archs"][1]["mflops"]
     import hwnas_lab.train
@@ -118,15 +122,49 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
     again = rx.run("X-t", tmp_path / "r.jsonl", progress=False)  # every arch on disk
     assert again["archs"] == json.loads(json.dumps(record["archs"]))
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 2
+    (tmp_path / "recipe" / "X-t" / "random-1.json").unlink()  # lost: only it is retrained
+    with pytest.raises(AssertionError, match="trained again"):
+        rx.run("X-t", tmp_path / "r.jsonl", progress=False)
+
+
+def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_images(
+        tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import hwnas_lab.train
+    from ofa_search_helpers import tiny_data
+
+    seen = {}
+
+    def data(per_class):
+        seen["per_class"] = per_class
+        return SimpleNamespace(train=tiny_data(16), test=tiny_data(8, seed=1))
+
+    def first_training(net, train_data, val_data, config, **kwargs):
+        seen["config"] = config
+        raise KeyboardInterrupt  # stop before any network is trained
+
+    monkeypatch.setattr(rx, "_proxy_data", data)
+    monkeypatch.setattr(hwnas_lab.train, "train", first_training)
+    with pytest.raises(KeyboardInterrupt):
+        rx.run("X-scratch-full", tmp_path / "r.jsonl", progress=False, root=tmp_path)
+    cfg, laptop = seen["config"], get_shrink_config("laptop")
+    assert seen["per_class"] is None  # all 45,000 images
+    assert cfg.epochs == sum(p.epochs for p in laptop.phases) == 24
+    assert (cfg.lr, cfg.batch_size, cfg.crop_padding) == (0.2, 128, 0)
+    assert cfg.warmup_epochs == pytest.approx(1.2)  # phase 1's 1 of 20 epochs, as a share
+    assert cfg.resolution == get_space("cpu").smallest().r  # the smallest network first
+    assert not (tmp_path / "r.jsonl").exists() and not list(tmp_path.rglob("*.json"))
 
 
 def test_dependencies_come_before_the_runs_that_start_from_them():
     assert rx.with_dependencies(["X-scratch"]) == ["L-full-res", "S-base", "S-sandwich",
                                                    "X-scratch"]
+    assert rx.with_dependencies(["X-scratch-full"]) == ["X-scratch-full"]  # the shipped supernet
     order = rx.with_dependencies(SHOWN_RUNS)
     assert set(SHOWN_RUNS) <= set(order) and len(order) == len(set(order))
     for name in order:  # each after what it starts from
-        needs = (rx.SCRATCH[name][2] if name in rx.SCRATCH
+        needs = (rx.SCRATCH[name].supernets if name in rx.SCRATCH
                  else [rx.EXPERIMENTS[name].init] if rx.EXPERIMENTS[name].init else [])
         assert all(order.index(n) < order.index(name) for n in needs), name
     with pytest.raises(ValueError, match="unknown experiment 'S-nope'"):

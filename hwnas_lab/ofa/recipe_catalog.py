@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, progressive_phases
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config, progressive_phases
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
+LAPTOP = get_shrink_config("laptop")  # the shipped supernet's recipe
 
 
 @dataclass(frozen=True)
@@ -172,13 +173,35 @@ SHRINKING = {
        for t in (2, 4)},
 }
 
-# Architectures trained alone, each for as many epochs as a shrinking proxy's supernet had in
-# all (L-full-res's 4 + 5), with phase 1's recipe, beside the same subnets of those supernets
-# (BN recalibrated, no fine-tuning): OFA's central claim at the proxies' budget.
+SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as a Scratch.supernets entry
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Architectures of the space trained alone, beside the same subnets of supernets."""
+
+    description: str  # the question it answers
+    epochs: int  # per architecture trained alone
+    supernets: tuple[str, ...]  # experiments (or SHIPPED_SUPERNET) whose subnets are measured
+    recipe: ShrinkConfig  # its first phase's lr and warm-up share, its batch, weight decay,
+    #   label smoothing, crop padding and seed train the architectures alone
+    per_class: int | None = PROXY  # training images per class (None: all 4,500)
+
+
+# The largest, the smallest and two random subnets trained alone, each for as many epochs as
+# a supernet had in all, beside the same subnets of that supernet (BN recalibrated, no
+# fine-tuning): OFA's central claim, at the proxies' budget (L-full-res's 4 + 5 epochs) and
+# at the shipped supernet's (the laptop preset's 24 epochs on all 45,000 images).
 SCRATCH = {
-    "X-scratch": ("the largest, the smallest and two random subnets, each trained alone for 9 "
-                  "epochs with phase 1's recipe, against the same subnets of S-base and "
-                  "S-sandwich", 9, ("S-base", "S-sandwich")),
+    "X-scratch": Scratch("the largest, the smallest and two random subnets, each trained alone "
+                         "for 9 epochs with phase 1's recipe, against the same subnets of "
+                         "S-base and S-sandwich", 9, ("S-base", "S-sandwich"),
+                         LARGEST[SHRINK_FROM][1]),
+    "X-scratch-full": Scratch("the same four architectures, each trained alone on all 45,000 "
+                              "images for the shipped supernet's 24 epochs with the laptop "
+                              "preset's phase-1 recipe, against the same subnets of the "
+                              "shipped supernet", sum(p.epochs for p in LAPTOP.phases),
+                              (SHIPPED_SUPERNET,), LAPTOP, per_class=None),
 }
 
 

@@ -29,10 +29,10 @@ import torch
 
 from hwnas_lab.config import cache_dir, torch_threads
 from hwnas_lab.latency.measure import cpu_model
-from hwnas_lab.ofa.checkpoint import (FINAL, LAST, checkpoint, load_checkpoint, save_checkpoint,
-                                      supernet_from_checkpoint)
-from hwnas_lab.ofa.recipe_catalog import (EXPERIMENTS, LARGEST, PROXY, SCRATCH, SHRINK_FROM,
-                                          SPACE, Experiment)
+from hwnas_lab.ofa.checkpoint import (FINAL, LAST, SHIPPED_DIR, checkpoint, load_checkpoint,
+                                      save_checkpoint, supernet_from_checkpoint)
+from hwnas_lab.ofa.recipe_catalog import (EXPERIMENTS, SCRATCH, SHIPPED_SUPERNET, SPACE,
+                                          Experiment)
 from hwnas_lab.ofa.recipe_runs import load_runs
 from hwnas_lab.ofa.shrink import train_supernet
 
@@ -110,11 +110,20 @@ def _append(results: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+def _supernet(name: str, root: Path):
+    """A ``Scratch.supernets`` entry: the shipped supernet, or a finished experiment's."""
+    if name == SHIPPED_SUPERNET:
+        return supernet_from_checkpoint(load_checkpoint(SHIPPED_DIR / name))
+    return _finished_supernet(name, root)
+
+
 def run_scratch(name: str, results: Path, progress: bool = True, device: str | None = "cpu",
                 root: Path | None = None) -> dict:
-    """Train each architecture of ``SCRATCH[name]`` alone (one finished network per JSON file
-    in the run folder, so an interruption loses at most the one in training), measure the
-    same subnets of the supernets named there, append the results line and return it."""
+    """Train each architecture of ``SCRATCH[name]`` alone, the cheapest first (one finished
+    network per JSON file in the run folder, with its own machine, date and load, so an
+    interruption loses at most the one in training and a run can be finished in a later
+    session from the files), measure the same subnets of its supernets, append the results
+    line and return it."""
     import random
 
     from hwnas_lab.blocks import arch_flops, build_net
@@ -123,50 +132,50 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     from hwnas_lab.train import TrainConfig, evaluate, seed_everything, train
 
     root, device = Path(root or cache_dir("recipe")), _device(device)
-    description, epochs, supernets = SCRATCH[name]
-    source = LARGEST[SHRINK_FROM][1]  # phase 1's recipe, as the supernets' largest phase had it
-    first = source.phases[0]
-    cfg = TrainConfig(epochs=epochs, batch_size=source.batch_size, lr=first.lr,
-                      warmup_epochs=first.warmup_epochs / first.epochs * epochs,
-                      weight_decay=source.weight_decay, label_smoothing=source.label_smoothing,
-                      seed=source.seed)
-    nets = {s: _finished_supernet(s, root) for s in supernets}
-    data = _proxy_data(PROXY)
+    spec = SCRATCH[name]
+    recipe, first = spec.recipe, spec.recipe.phases[0]
+    cfg = TrainConfig(epochs=spec.epochs, batch_size=recipe.batch_size, lr=first.lr,
+                      warmup_epochs=first.warmup_epochs / first.epochs * spec.epochs,
+                      weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
+                      crop_padding=recipe.crop_padding, seed=recipe.seed)
+    nets = {s: _supernet(s, root) for s in spec.supernets}
+    data = _proxy_data(spec.per_class)
     rng = random.Random(0)
-    archs = [("largest", SPACE.largest()), ("smallest", SPACE.smallest()),
-             ("random-1", SPACE.sample(rng)), ("random-2", SPACE.sample(rng))]
+    archs = {"largest": SPACE.largest(), "smallest": SPACE.smallest(),
+             "random-1": SPACE.sample(rng), "random-2": SPACE.sample(rng)}
     out = root / name
     run_start = _start()
-    rows = []
-    with torch_threads(source.threads):
-        for kind, arch in archs:
+    rows = {}
+    with torch_threads(recipe.threads):
+        for kind, arch in sorted(archs.items(), key=lambda ka: arch_flops(SPACE, ka[1])):
             done = out / f"{kind}.json"
             if done.exists():
-                rows.append(json.loads(done.read_text()))
+                rows[kind] = json.loads(done.read_text())
                 continue
             seed_everything(cfg.seed)
             alone = build_net(SPACE, arch)
-            start = time.perf_counter()
+            net_start = _start()
             history = train(alone, data.train, None, replace(cfg, resolution=arch.r),
                             progress=progress, device=device)
-            train_s = time.perf_counter() - start
+            train_s = time.perf_counter() - net_start[1]
             row = {"kind": kind, "arch": arch.to_dict(), "arch_str": str(arch),
                    "mflops": arch_flops(SPACE, arch) / 1e6, "train_s": train_s,
                    "train_loss": history.train_loss,
                    "test_acc_alone": evaluate(alone, data.test, resolution=arch.r,
                                               device=device)[1],
                    "test_acc_supernet": {s: evaluate_subnet(n, arch, data.train, data.test,
-                                                            source.recal_batches, seed=0,
+                                                            recipe.recal_batches, seed=0,
                                                             device=device)
-                                         for s, n in nets.items()}}
+                                         for s, n in nets.items()},
+                   **_provenance(net_start, device)}  # wall_s includes the tests
             write_json(done, row)
-            rows.append(row)
+            rows[kind] = row
             print(f"{kind:9s} alone {100 * row['test_acc_alone']:.1f} %, "
                   + ", ".join(f"{s} {100 * a:.1f} %" for s, a in row["test_acc_supernet"].items())
                   + f" ({row['train_s'] / 60:.1f} min)")
-    record = {"name": name, "description": description, "per_class": PROXY,
-              "n_train": len(data.train), "epochs": epochs, "supernets": list(supernets),
-              "train_config": dataclasses.asdict(cfg), "archs": rows,
+    record = {"name": name, "description": spec.description, "per_class": spec.per_class,
+              "n_train": len(data.train), "epochs": spec.epochs, "supernets": list(spec.supernets),
+              "train_config": dataclasses.asdict(cfg), "archs": [rows[k] for k in archs],
               **_provenance(run_start, device)}
     _append(results, record)
     return record
@@ -220,7 +229,7 @@ def with_dependencies(names) -> list[str]:
         if name in order:
             return
         if name in SCRATCH:
-            needs = SCRATCH[name][2]
+            needs = tuple(s for s in SCRATCH[name].supernets if s != SHIPPED_SUPERNET)
         elif name in EXPERIMENTS:
             needs = (EXPERIMENTS[name].init,) if EXPERIMENTS[name].init else ()
         else:

@@ -22,7 +22,7 @@ ones (``Phase.always``, the sandwich rule), a moving average of the weights
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from ..arch import Arch
@@ -126,15 +126,15 @@ def one_step_phases(space: SearchSpace, epochs: tuple[int, int, int, int],
                     warmup_epochs: float = 0.0) -> tuple[Phase, ...]:
     """Four phases: largest, then kernel, depth and expand each opened fully in one step
     (all kernel sizes; then every depth; then every expand ratio, channels sorted first),
-    ``always`` trained in every depth and expand step (the sandwich rule)."""
-    ks, e, d = space.ks_choices, space.e_choices, space.d_choices
-    names = ("largest", "kernel", "depth", "expand")
-    sets = [(ks[-1:], e[-1:], d[-1:]), (ks, e[-1:], d[-1:]), (ks, e[-1:], d), (ks, e, d)]
-    return tuple(Phase(name, n, lr, k, x, dd, n_sub, kd=0.0 if i == 0 else 1.0,
-                       reorder=name == "expand", warmup_epochs=warmup_epochs if i == 0 else 0.0,
-                       always=always if name in ("depth", "expand") else ())
-                 for i, (name, n, lr, n_sub, (k, x, dd))
-                 in enumerate(zip(names, epochs, lrs, n_subnets, sets)))
+    ``always`` trained in every depth and expand step (the sandwich rule): OFA's phases
+    largest, kernel, depth-2 and expand-2 of ``progressive_phases``."""
+    def per_ofa_phase(four: tuple) -> tuple:  # depth's value for depth-1/-2, expand's for expand-1/-2
+        return four[0], four[1], four[2], four[2], four[3], four[3]
+
+    largest, kernel, _, depth, _, expand = progressive_phases(
+        space, per_ofa_phase(epochs), per_ofa_phase(lrs), per_ofa_phase(n_subnets), warmup_epochs)
+    return (largest, kernel, replace(depth, name="depth", always=always),
+            replace(expand, name="expand", reorder=True, always=always))
 
 
 @dataclass(frozen=True, kw_only=True)
