@@ -167,7 +167,7 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
                                                             recipe.recal_batches, seed=0,
                                                             device=device)
                                          for s, n in nets.items()},
-                   **_provenance(net_start, device)}  # wall_s includes the tests
+                   **_provenance(net_start, device)}  # wall_s: training and the test evaluations
             write_json(done, row)
             rows[kind] = row
             print(f"{kind:9s} alone {100 * row['test_acc_alone']:.1f} %, "

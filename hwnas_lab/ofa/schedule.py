@@ -128,7 +128,7 @@ def one_step_phases(space: SearchSpace, epochs: tuple[int, int, int, int],
     (all kernel sizes; then every depth; then every expand ratio, channels sorted first),
     ``always`` trained in every depth and expand step (the sandwich rule): OFA's phases
     largest, kernel, depth-2 and expand-2 of ``progressive_phases``."""
-    def per_ofa_phase(four: tuple) -> tuple:  # depth's value for depth-1/-2, expand's for expand-1/-2
+    def per_ofa_phase(four: tuple) -> tuple:  # depth's value for depth-1/2, expand's for expand-1/2
         return four[0], four[1], four[2], four[2], four[3], four[3]
 
     largest, kernel, _, depth, _, expand = progressive_phases(
