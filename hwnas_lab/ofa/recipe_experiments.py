@@ -83,14 +83,17 @@ def _proxy_data(per_class: int | None):
 
 
 def _start() -> tuple:
-    """The load average, wall clock and this process's CPU usage now, for ``_provenance``."""
-    return os.getloadavg(), time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    """The load average, wall clock, this process's CPU usage and the checked-out commit
+    now (the code that runs: later commits during a long run do not change it), for
+    ``_provenance``."""
+    return (os.getloadavg(), time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF),
+            _git_commit())
 
 
 def _provenance(start: tuple, device: torch.device) -> dict:
     """Wall and CPU time since ``start`` (``_start``), load before and after, versions,
-    machine, commit and date."""
-    load_before, t0, cpu0 = start
+    machine, the commit at the start and the date at the end."""
+    load_before, t0, cpu0, commit = start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter() - t0
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -100,7 +103,7 @@ def _provenance(start: tuple, device: torch.device) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
             "load_before": load_before, "load_after": os.getloadavg(),
             "torch": torch.__version__, "machine": machine, "device": device.type,
-            "commit": _git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def _append(results: Path, record: dict) -> None:
