@@ -132,6 +132,7 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
     from types import SimpleNamespace
 
     import hwnas_lab.train
+    from hwnas_lab.blocks import build_net
     from ofa_search_helpers import tiny_data
 
     seen = {}
@@ -141,7 +142,7 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
         return SimpleNamespace(train=tiny_data(16), test=tiny_data(8, seed=1))
 
     def first_training(net, train_data, val_data, config, **kwargs):
-        seen["config"] = config
+        seen["config"], seen["params"] = config, sum(p.numel() for p in net.parameters())
         raise KeyboardInterrupt  # stop before any network is trained
 
     monkeypatch.setattr(rx, "_proxy_data", data)
@@ -153,7 +154,10 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
     assert cfg.epochs == sum(p.epochs for p in laptop.phases) == 24
     assert (cfg.lr, cfg.batch_size, cfg.crop_padding) == (0.2, 128, 0)
     assert cfg.warmup_epochs == pytest.approx(1.2)  # phase 1's 1 of 20 epochs, as a share
-    assert cfg.resolution == get_space("cpu").smallest().r  # the smallest network first
+    space = get_space("cpu")  # the smallest network first (random-2 shares its resolution)
+    smallest = build_net(space, space.smallest())
+    assert cfg.resolution == space.smallest().r
+    assert seen["params"] == sum(p.numel() for p in smallest.parameters())
     assert not (tmp_path / "r.jsonl").exists() and not list(tmp_path.rglob("*.json"))
 
 
