@@ -30,7 +30,7 @@ import torch
 from hwnas_lab.config import cache_dir, torch_threads
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.checkpoint import (FINAL, LAST, SHIPPED_DIR, checkpoint, load_checkpoint,
-                                      save_checkpoint, supernet_from_checkpoint)
+                                      load_supernet, save_checkpoint, supernet_from_checkpoint)
 from hwnas_lab.ofa.recipe_catalog import (EXPERIMENTS, SCRATCH, SHIPPED_SUPERNET, SPACE,
                                           Experiment)
 from hwnas_lab.ofa.recipe_runs import load_runs
@@ -116,7 +116,7 @@ def _append(results: Path, record: dict) -> None:
 def _supernet(name: str, root: Path):
     """A ``Scratch.supernets`` entry: the shipped supernet, or a finished experiment's."""
     if name == SHIPPED_SUPERNET:
-        return supernet_from_checkpoint(load_checkpoint(SHIPPED_DIR / name))
+        return load_supernet(SHIPPED_DIR / name)
     return _finished_supernet(name, root)
 
 
