@@ -132,12 +132,19 @@ def mnas_reward(acc, latency_ms, target_ms: float,
     return float(reward) if reward.ndim == 0 else reward
 
 
-def reward_best(acc, latency_ms, target_ms: float, setting="soft") -> int:
-    """Index of the highest reward (the first one on ties)."""
-    reward = np.atleast_1d(mnas_reward(acc, latency_ms, target_ms, setting))
+def best_index(reward, latency_ms, acc) -> int:
+    """Index of the highest reward; ties go to the lowest latency, then the highest accuracy,
+    so that with exponents <= 0 the winner is never a dominated point (two networks of equal
+    accuracy within a hard target tie, and the slower one is not Pareto-optimal)."""
+    reward, lat, a = (np.ravel(x) for x in np.broadcast_arrays(reward, latency_ms, acc))
     if reward.size == 0:
         raise ValueError("reward_best needs at least one point")
-    return int(np.argmax(reward))
+    return int(np.lexsort((-a, lat, -reward))[0])
+
+
+def reward_best(acc, latency_ms, target_ms: float, setting="soft") -> int:
+    """Index of the highest reward (ties: the fastest, then the most accurate)."""
+    return best_index(mnas_reward(acc, latency_ms, target_ms, setting), latency_ms, acc)
 
 
 # ----- REINFORCE for categorical decisions --------------------------------------------------

@@ -14,6 +14,7 @@ from hwnas_lab.mnas import (REWARD_PRESETS, Adam, CategoricalPolicy, ControllerC
                             RewardSetting, RewardWarning, arch_keys, get_setting,
                             mnas_reward, reinforce_gradient, reinforce_search, reinforce_step,
                             reward_best, softmax)
+from hwnas_lab.pareto import pareto_mask
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
@@ -62,6 +63,16 @@ def test_reward_best_and_settings():
     assert reward_best(acc, lat, 10.0, "soft") == 2  # 0.8 * 2^-0.07 = 0.762 > 0.74
     assert reward_best(acc, lat, 10.0, (-0.5, -0.5)) == 0  # a steep trade-off prefers the fast one
     assert get_setting((-0.1, -0.2)) == RewardSetting("alpha=-0.1, beta=-0.2", -0.1, -0.2)
+
+
+def test_reward_best_breaks_ties_toward_the_pareto_front():
+    # equal accuracy within a hard target: equal rewards, and the slower one is dominated
+    lat, acc = np.array([9.0, 4.0, 4.0, 12.0]), np.array([0.75, 0.70, 0.75, 0.75])
+    front = pareto_mask(lat, acc)
+    for setting in ("hard", (0.0, 0.0)):
+        best = reward_best(acc, lat, 10.0, setting)
+        assert best == 2 and front[best]
+    assert reward_best(0.75, lat, 10.0, "hard") == 1  # one accuracy for all: the fastest
     assert get_setting(REWARD_PRESETS["hard"]) is REWARD_PRESETS["hard"]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from . import plots
 from .nb03_checks import (check_mnas_reward, check_pareto_filter,  # noqa: F401
                           check_reinforce_step, reward_array)
+from ..mnas import best_index
 from ..pareto import pareto_mask
 
 
@@ -64,7 +65,7 @@ def winner_map(latency_ms, acc, target_ms: float, alphas: Sequence[float], betas
                marks: dict | None = None):
     """Which point wins at each (alpha, beta): colour = the winner's latency / T."""
     lat, a = _pair(latency_ms, acc)
-    grid = np.array([[int(np.argmax(reward_array(a, lat, target_ms, al, be))) for be in betas]
+    grid = np.array([[best_index(reward_array(a, lat, target_ms, al, be), lat, a) for be in betas]
                      for al in alphas])
     fig, ax = plt.subplots(figsize=(5.4, 4.0))
     im = ax.imshow(lat[grid] / target_ms, origin="lower", aspect="auto", cmap="coolwarm",
@@ -195,7 +196,7 @@ def reward_view(latency_ms, acc, target_ms: float, alpha: float, beta: float,
     the points, their Pareto front and the reward-best point. Returns (figure, best index, html)."""
     lat, a = _pair(latency_ms, acc)
     reward = reward_array(a, lat, target_ms, alpha, beta)  # validates T, acc, latency
-    best = int(np.argmax(reward))
+    best = best_index(reward, lat, a)
     fig, ax = plt.subplots(figsize=(6.2, 4.2))
     pad = (a.max() - a.min()) * 0.15 + 1e-3
     acc_range = acc_range or (max(0.0, a.min() - pad), min(1.0, a.max() + pad))
