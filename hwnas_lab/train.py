@@ -26,13 +26,14 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import check_int
+from .config import atomic_path, check_int
 from .data import TensorData, batches
 
 
@@ -101,6 +102,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)  # learning rate at the epoch's last step
     seconds: list[float] = field(default_factory=list)  # epoch wall time, validation included
+    resumed_at: list[int] = field(default_factory=list)  # epochs done when a run resumed from its checkpoint
 
     def as_dict(self) -> dict[str, list[float]]:
         return asdict(self)
@@ -178,11 +180,15 @@ def evaluate(net: nn.Module, data: TensorData, batch_size: int = 512,
 
 def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = None,
           config: TrainConfig | None = None, progress: bool = True,
-          device: str | torch.device = "cpu") -> History:
+          device: str | torch.device = "cpu", checkpoint: str | Path | None = None) -> History:
     """Train ``net`` in place on ``train_data``; evaluate on ``val_data`` after every epoch.
 
     ``config`` defaults to ``TrainConfig()``; the learning rate follows ``cosine_lr`` per
     step; steps drop the last partial batch (``epoch_steps``).
+    ``checkpoint``: a file written atomically after every epoch (weights, optimiser, schedule,
+    random-number states, history). If it exists, training resumes after its last epoch and
+    continues as the uninterrupted run would have (same config required); an interruption
+    loses at most the epoch in progress. The caller deletes it when done with it.
     """
     config = TrainConfig() if config is None else config
     device = torch.device(device)
@@ -195,7 +201,11 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
     scheduler = make_scheduler(optimizer, steps_per_epoch * config.epochs,
                                round(config.warmup_epochs * steps_per_epoch), config.min_lr)
     history = History()
-    epochs = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress)
+    first_epoch = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        first_epoch = _resume(checkpoint, config, net, optimizer, scheduler, generator, history)
+    epochs = tqdm(range(first_epoch, config.epochs), desc="train", unit="epoch",
+                  disable=not progress, initial=first_epoch, total=config.epochs)
     for epoch in epochs:
         start = time.perf_counter()
         net.train()
@@ -233,4 +243,32 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
         epochs.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                            acc=f"{history.train_acc[-1]:.3f}",
                            val_acc=f"{vacc:.3f}")
+        if checkpoint is not None:
+            with atomic_path(checkpoint) as tmp:
+                torch.save({"config": asdict(config), "epoch": epoch + 1, "net": net.state_dict(),
+                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                            "history": history.as_dict()}, tmp)
     return history
+
+
+def _resume(path, config: TrainConfig, net: nn.Module, optimizer, scheduler,
+            generator: torch.Generator, history: History) -> int:
+    """Load ``train``'s checkpoint into the fresh objects; return the number of epochs done."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    differ = sorted(k for k in set(state["config"]) | set(asdict(config))
+                    if state["config"].get(k) != asdict(config).get(k))
+    if differ:
+        raise ValueError(f"training checkpoint {path} was written with another config (it differs "
+                         f"in {', '.join(differ)}): delete the file to start over, or train with "
+                         "the config it was made with")
+    net.load_state_dict(state["net"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    for key, values in state["history"].items():
+        getattr(history, key).extend(values)
+    history.resumed_at.append(state["epoch"])
+    print(f"resuming {path} after epoch {state['epoch']} of {config.epochs}")
+    return state["epoch"]

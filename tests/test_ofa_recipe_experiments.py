@@ -102,8 +102,28 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
     save_checkpoint(checkpoint(OFASupernet(get_space("cpu")), config,
                                {"phase": 6, "epoch": 0, "history": [], "elapsed_s": 1.0,
                                 "done": True}), src / FINAL)
+    import hwnas_lab.train
+    batches, epochs = hwnas_lab.train.batches, []
+
+    def stop_in_epoch_2(*args, **kwargs):  # called once per epoch
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return batches(*args, **kwargs)
+
+    monkeypatch.setattr(hwnas_lab.train, "batches", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):  # the first network stops in its second epoch
+        rx.run("X-t", tmp_path / "r.jsonl", progress=False)
+    monkeypatch.setattr(hwnas_lab.train, "batches", batches)
+    run_dir = tmp_path / "recipe" / "X-t"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["smallest.partial.pt",
+                                                         "smallest.sessions.json"]
     record = rx.run("X-t", tmp_path / "r.jsonl", progress=False)
     kinds = [row["kind"] for row in record["archs"]]
+    resumed = {row["kind"]: (row["resumed_at"], len(row["sessions"])) for row in record["archs"]}
+    assert resumed == {"smallest": ([1], 2), "largest": ([], 1), "random-1": ([], 1),
+                       "random-2": ([], 1)}  # the first resumed after its one finished epoch
+    assert sorted(p.suffix for p in run_dir.iterdir()) == [".json"] * 4  # no partial files left
     assert kinds == ["largest", "smallest", "random-1", "random-2"]
     assert record["train_config"]["epochs"] == 2 and record["train_config"]["lr"] == 0.1
     assert record["device"] == "cpu"
@@ -113,7 +133,6 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
         assert row["machine"] and row["date"] and row["load_before"]  # each network's own
         assert (tmp_path / "recipe" / "X-t" / f"{row['kind']}.json").exists()
     assert record["archs"][0]["mflops"] > record["archs"][1]["mflops"]
-    import hwnas_lab.train
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished architecture was trained again")
@@ -158,7 +177,8 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
     smallest = build_net(space, space.smallest())
     assert cfg.resolution == space.smallest().r
     assert seen["params"] == sum(p.numel() for p in smallest.parameters())
-    assert not (tmp_path / "r.jsonl").exists() and not list(tmp_path.rglob("*.json"))
+    assert not (tmp_path / "r.jsonl").exists()  # no result; only the session that started it
+    assert [p.name for p in tmp_path.rglob("*.json")] == ["smallest.sessions.json"]
 
 
 def test_dependencies_come_before_the_runs_that_start_from_them():

@@ -75,6 +75,49 @@ def test_history_records_the_schedule():
     assert all(math.isnan(v) for v in history.val_acc)
 
 
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path, monkeypatch):
+    config = T.TrainConfig(epochs=4, lr=0.2, batch_size=16, resolution=8, warmup_epochs=1,
+                           crop_padding=2)  # crops and flips: the generator's state matters
+    train_set, val_set = colour_data(8, seed=0), colour_data(4, seed=1)
+
+    def fresh(seed=0):
+        T.seed_everything(seed)
+        return nn.Sequential(tiny_net()[:3], nn.Dropout2d(0.3), *tiny_net()[3:])  # torch's RNG too
+
+    whole = fresh()
+    expected = T.train(whole, train_set, val_set, config, progress=False)
+    ckpt = tmp_path / "run.pt"
+    evaluate, calls = T.evaluate, []
+
+    def stop_in_epoch_3(*args, **kwargs):  # evaluation ends an epoch: fail in the third
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Interrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(T, "evaluate", stop_in_epoch_3)
+    with pytest.raises(_Interrupt):
+        T.train(fresh(), train_set, val_set, config, progress=False, checkpoint=ckpt)
+    monkeypatch.setattr(T, "evaluate", evaluate)
+    assert torch.load(ckpt, weights_only=False)["epoch"] == 2
+    resumed = fresh(seed=5)  # other initial weights and global RNG: the checkpoint restores both
+    history = T.train(resumed, train_set, val_set, config, progress=False, checkpoint=ckpt)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+    for key in ("train_loss", "train_acc", "val_acc", "lr"):
+        assert getattr(history, key) == pytest.approx(getattr(expected, key), abs=1e-6), key
+    assert history.resumed_at == [2] and len(history.seconds) == 4
+    assert T.train(resumed, train_set, val_set, config, progress=False,
+                   checkpoint=ckpt).resumed_at == [2, 4]  # finished: nothing left
+    with pytest.raises(ValueError, match="another config.*differs in lr"):
+        T.train(fresh(), train_set, val_set, T.TrainConfig(**{**vars(config), "lr": 0.1}),
+                progress=False, checkpoint=ckpt)
+
+
 def test_seeding_reproduces_a_run_exactly():
     def run(seed):
         T.seed_everything(seed)

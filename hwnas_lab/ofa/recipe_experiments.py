@@ -97,13 +97,21 @@ def _provenance(start: tuple, device: torch.device) -> dict:
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter() - t0
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
+            "load_before": load_before, "load_after": os.getloadavg(),
+            "torch": torch.__version__, "machine": _machine(device), "device": device.type,
+            "commit": commit, "date": _now()}
+
+
+def _machine(device: torch.device) -> str:
     machine = f"{cpu_model()}, {os.cpu_count()} cores"
     if device.type == "cuda":
         machine += f", {torch.cuda.get_device_name(device)}"
-    return {"wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
-            "load_before": load_before, "load_after": os.getloadavg(),
-            "torch": torch.__version__, "machine": machine, "device": device.type,
-            "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return machine
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def _append(results: Path, record: dict) -> None:
@@ -123,10 +131,11 @@ def _supernet(name: str, root: Path):
 def run_scratch(name: str, results: Path, progress: bool = True, device: str | None = "cpu",
                 root: Path | None = None) -> dict:
     """Train each architecture of ``SCRATCH[name]`` alone, the cheapest first (one finished
-    network per JSON file in the run folder, with its own machine, date and load, so an
-    interruption loses at most the one in training and a run can be finished in a later
-    session from the files), measure the same subnets of its supernets, append the results
-    line and return it."""
+    network per JSON file in the run folder, with its own machine, date and load, so a run
+    can be finished in a later session from the files; the network in training keeps a
+    checkpoint of its last epoch and the machine of each session that trained it, so an
+    interruption loses at most one epoch), measure the same subnets of its supernets, append
+    the results line and return it."""
     import random
 
     from hwnas_lab.blocks import arch_flops, build_net
@@ -158,12 +167,18 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
             seed_everything(cfg.seed)
             alone = build_net(SPACE, arch)
             net_start = _start()
+            checkpoint, sessions = out / f"{kind}.partial.pt", out / f"{kind}.sessions.json"
+            trained_in = json.loads(sessions.read_text()) if sessions.exists() else []
+            trained_in.append({"machine": _machine(device), "commit": net_start[3],
+                               "started": _now()})
+            write_json(sessions, trained_in)
             history = train(alone, data.train, None, replace(cfg, resolution=arch.r),
-                            progress=progress, device=device)
-            train_s = time.perf_counter() - net_start[1]
+                            progress=progress, device=device, checkpoint=checkpoint)
             row = {"kind": kind, "arch": arch.to_dict(), "arch_str": str(arch),
-                   "mflops": arch_flops(SPACE, arch) / 1e6, "train_s": train_s,
-                   "train_loss": history.train_loss,
+                   "mflops": arch_flops(SPACE, arch) / 1e6,
+                   "train_s": sum(history.seconds),  # over every session, when resumed
+                   "train_loss": history.train_loss, "epoch_s": history.seconds,
+                   "resumed_at": history.resumed_at, "sessions": trained_in,
                    "test_acc_alone": evaluate(alone, data.test, resolution=arch.r,
                                               device=device)[1],
                    "test_acc_supernet": {s: evaluate_subnet(n, arch, data.train, data.test,
@@ -172,6 +187,8 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
                                          for s, n in nets.items()},
                    **_provenance(net_start, device)}  # wall_s: training and the test evaluations
             write_json(done, row)
+            checkpoint.unlink(missing_ok=True)
+            sessions.unlink()
             rows[kind] = row
             print(f"{kind:9s} alone {100 * row['test_acc_alone']:.1f} %, "
                   + ", ".join(f"{s} {100 * a:.1f} %" for s, a in row["test_acc_supernet"].items())
