@@ -138,7 +138,7 @@ def best_index(reward, latency_ms, acc) -> int:
     accuracy within a hard target tie, and the slower one is not Pareto-optimal)."""
     reward, lat, a = (np.ravel(x) for x in np.broadcast_arrays(reward, latency_ms, acc))
     if reward.size == 0:
-        raise ValueError("reward_best needs at least one point")
+        raise ValueError("choosing the reward-best point needs at least one point")
     return int(np.lexsort((-a, lat, -reward))[0])
 
 

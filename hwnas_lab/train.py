@@ -102,7 +102,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)  # learning rate at the epoch's last step
     seconds: list[float] = field(default_factory=list)  # epoch wall time, validation included
-    resumed_at: list[int] = field(default_factory=list)  # epochs done when a run resumed from its checkpoint
+    resumed_at: list[int] = field(default_factory=list)  # epochs done at each resume from a checkpoint
 
     def as_dict(self) -> dict[str, list[float]]:
         return asdict(self)
@@ -252,7 +252,7 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
     return history
 
 
-def _resume(path, config: TrainConfig, net: nn.Module, optimizer, scheduler,
+def _resume(path: str | Path, config: TrainConfig, net: nn.Module, optimizer, scheduler,
             generator: torch.Generator, history: History) -> int:
     """Load ``train``'s checkpoint into the fresh objects; return the number of epochs done."""
     state = torch.load(path, map_location="cpu", weights_only=False)
