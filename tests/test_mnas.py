@@ -63,6 +63,7 @@ def test_reward_best_and_settings():
     assert reward_best(acc, lat, 10.0, "soft") == 2  # 0.8 * 2^-0.07 = 0.762 > 0.74
     assert reward_best(acc, lat, 10.0, (-0.5, -0.5)) == 0  # a steep trade-off prefers the fast one
     assert get_setting((-0.1, -0.2)) == RewardSetting("alpha=-0.1, beta=-0.2", -0.1, -0.2)
+    assert get_setting(REWARD_PRESETS["hard"]) is REWARD_PRESETS["hard"]
 
 
 def test_reward_best_breaks_ties_toward_the_pareto_front():
@@ -73,7 +74,6 @@ def test_reward_best_breaks_ties_toward_the_pareto_front():
         best = reward_best(acc, lat, 10.0, setting)
         assert best == 2 and front[best]
     assert reward_best(0.75, lat, 10.0, "hard") == 1  # one accuracy for all: the fastest
-    assert get_setting(REWARD_PRESETS["hard"]) is REWARD_PRESETS["hard"]
 
 
 @pytest.mark.parametrize("args, match", [
