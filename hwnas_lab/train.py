@@ -255,9 +255,9 @@ def train(net: nn.Module, train_data: TensorData, val_data: TensorData | None = 
 def _resume(path: str | Path, config: TrainConfig, net: nn.Module, optimizer, scheduler,
             generator: torch.Generator, history: History) -> int:
     """Load ``train``'s checkpoint into the fresh objects; return the number of epochs done."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    differ = sorted(k for k in set(state["config"]) | set(asdict(config))
-                    if state["config"].get(k) != asdict(config).get(k))
+    state, wanted = torch.load(path, map_location="cpu", weights_only=False), asdict(config)
+    differ = sorted(k for k in set(state["config"]) | set(wanted)
+                    if state["config"].get(k) != wanted.get(k))
     if differ:
         raise ValueError(f"training checkpoint {path} was written with another config (it differs "
                          f"in {', '.join(differ)}): delete the file to start over, or train with "
