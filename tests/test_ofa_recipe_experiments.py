@@ -41,6 +41,9 @@ def test_experiments_are_well_formed():
     assert full.phases[0].resolutions(space) == (32,)
     sandwich = rx.EXPERIMENTS["S-sandwich"].config.phases
     assert [p.always for p in sandwich] == [(), ()] + [("smallest",)] * 4
+    kernel = rx.EXPERIMENTS["S-elastic-8-3-sandwich2-lr0.2-kernel"].config.phases
+    assert [p.always for p in kernel] == [(), ("largest",)] + [("largest", "smallest")] * 2
+    assert kernel[2:] == rx.EXPERIMENTS["S-elastic-8-3-sandwich2-lr0.2"].config.phases[2:]
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 

@@ -3,10 +3,13 @@
 import json
 
 import pytest
+import torch
 
+from hwnas_lab.ofa.checkpoint import SHIPPED_DIR
+from hwnas_lab.ofa.recipe_catalog import LAPTOP, SCRATCH, SHIPPED_SUPERNET
 from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, FULL_BUDGET_RUNS,
-                                       RECIPE_LADDER, RECIPE_RUNS, ablation_runs, load_runs,
-                                       seed_gap)
+                                       RECIPE_LADDER, RECIPE_RUNS, SCRATCH_BASELINE, SCRATCH_FULL,
+                                       ablation_runs, load_runs, require, seed_gap)
 
 
 def test_the_shipped_records_hold_every_ablation():
@@ -37,6 +40,30 @@ def test_the_shipped_records_hold_the_recipe_ladder():
     assert seed_gap({"S-base": {}}) is None
     elastic = rows[-1][1]["config"]["phases"][0]
     assert elastic["r"] is None and rows[-2][1]["config"]["phases"][0]["r"] == [32]
+
+
+def test_the_shipped_records_hold_both_from_scratch_baselines():
+    short, full = require(load_runs(), [SCRATCH_BASELINE, SCRATCH_FULL])
+    assert full["epochs"] == sum(p.epochs for p in LAPTOP.phases) == 24  # the supernet's total
+    assert full["n_train"] == 45_000 and short["n_train"] == 15_000
+    for record in (short, full):
+        assert record["supernets"] == list(SCRATCH[record["name"]].supernets)
+        assert [r["kind"] for r in record["archs"]] == ["largest", "smallest", "random-1",
+                                                        "random-2"]
+        for row in record["archs"]:
+            assert len(row["train_loss"]) == record["epochs"], row["kind"]  # every epoch trained
+            accs = [row["test_acc_alone"], *row["test_acc_supernet"].values()]
+            assert all(0.1 < a < 1.0 for a in accs), row["kind"]
+    rows = {r["kind"]: r for r in full["archs"]}
+    resumed = rows["largest"]  # trained in two sessions: every epoch timed once, summed
+    assert len(resumed["epoch_s"]) == full["epochs"] and len(resumed["sessions"]) == 2
+    assert resumed["resumed_at"] == [18]
+    assert resumed["train_s"] == pytest.approx(sum(resumed["epoch_s"]))
+    # the subnets measured beside the full baseline are the shipped supernet's own figures
+    shipped = torch.load(SHIPPED_DIR / SHIPPED_SUPERNET, map_location="cpu", weights_only=False)
+    for kind in ("largest", "smallest"):
+        assert rows[kind]["test_acc_supernet"][SHIPPED_SUPERNET] == pytest.approx(
+            shipped[f"test_acc_{kind}"], abs=0.005)
 
 
 def test_a_rerun_replaces_the_earlier_record(tmp_path):

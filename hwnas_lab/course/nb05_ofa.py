@@ -246,8 +246,9 @@ def alone_vs_supernet(kinds: Sequence[str], alone: Sequence[float],
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x, kinds)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_ylim(0, 112)  # room above the bars for the legend
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=8, loc="upper center", ncol=len(series))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -99,18 +99,21 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
 SANDWICH = ("smallest",)  # trained in every depth/expand step besides the random subnets
 
 
-def three_phases(always: tuple[str, ...] = ()) -> tuple[Phase, ...]:
+def three_phases(always: tuple[str, ...] = (), kernel_always: tuple[str, ...] = ()
+                 ) -> tuple[Phase, ...]:
     """S-base's shrinking with each dimension opened in one step: kernel, then every depth,
-    then every width (channels sorted first), one epoch each; ``always`` as in ``shrinking``."""
+    then every width (channels sorted first), one epoch each; ``always`` as in ``shrinking``,
+    ``kernel_always`` the same for the kernel step."""
     kernel, _, depth, _, expand = shrinking(always=always).phases[1:]
-    return kernel, depth, replace(expand, reorder=True)
+    return replace(kernel, always=kernel_always), depth, replace(expand, reorder=True)
 
 
-def split_after(start: str, always: tuple[str, ...] = (), **config) -> tuple[ShrinkConfig, str]:
-    """``three_phases(always)`` after the largest-phase experiment ``start``: the config
-    (``config`` overrides its fields) and the experiment it starts from, as a SHRINKING
-    entry takes them."""
-    return shrinking(phases=three_phases(always), start=start, **config), start
+def split_after(start: str, always: tuple[str, ...] = (), kernel_always: tuple[str, ...] = (),
+                **config) -> tuple[ShrinkConfig, str]:
+    """``three_phases(always, kernel_always)`` after the largest-phase experiment ``start``:
+    the config (``config`` overrides its fields) and the experiment it starts from, as a
+    SHRINKING entry takes them."""
+    return shrinking(phases=three_phases(always, kernel_always), start=start, **config), start
 
 
 # name -> (the question, config[, the largest-phase experiment it starts from: SHRINK_FROM])
@@ -167,6 +170,12 @@ SHRINKING = {
                                        shrinking(phases=(Phase("all", 3, 0.03, n_subnets=2,
                                                                reorder=True, always=SANDWICH),),
                                                  start="L-base-8ep-lr0.2"), "L-base-8ep-lr0.2"),
+    "S-elastic-8-3-sandwich2-lr0.2-kernel": ("S-elastic-8-3-sandwich2-lr0.2 with the largest "
+                                             "subnet trained in every kernel step too (does the "
+                                             "largest keep phase 1's accuracy through it?)",
+                                             *split_after("L-base-8ep-lr0.2",
+                                                          ("largest", "smallest"),
+                                                          kernel_always=("largest",))),
     **{f"S-elastic-8-3-sandwich2-lr0.2-T{t}": (
         f"S-elastic-8-3-sandwich2-lr0.2 with distillation at temperature {t} (OFA: 1)",
         *split_after("L-base-8ep-lr0.2", ("largest", "smallest"), kd_temperature=float(t)))
