@@ -11,7 +11,7 @@ import torch
 
 from hwnas_lab.ofa import recipe_experiments as rx
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, load_checkpoint
-from hwnas_lab.ofa.recipe_catalog import SHIPPED_SUPERNET, Scratch
+from hwnas_lab.ofa.recipe_catalog import LAPTOP, SHIPPED_SUPERNET, Scratch
 from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import get_space
@@ -32,9 +32,9 @@ def test_experiments_are_well_formed():
     assert len(rx.EXPERIMENTS) >= 10
     for name, exp in rx.EXPERIMENTS.items():
         assert exp.config.space == space, name
-        if exp.init is not None:  # seeded from a largest-phase experiment it skips
-            assert exp.init in rx.EXPERIMENTS, name
-            assert exp.config.phases[0] == rx.EXPERIMENTS[exp.init].config.phases[0], name
+        if exp.init is not None:  # seeded from the phases of a run it skips
+            start = LAPTOP if exp.init == SHIPPED_SUPERNET else rx.EXPERIMENTS[exp.init].config
+            assert exp.config.phases[:exp.init_phases] == start.phases[:exp.init_phases], name
             assert 0 < exp.init_phases < len(exp.config.phases), name
     base, full = rx.EXPERIMENTS["L-base"].config, rx.EXPERIMENTS["L-full-res"].config
     assert base.phases[0].resolutions(space) == space.r_choices
@@ -67,6 +67,13 @@ def test_seeded_checkpoint_starts_after_the_skipped_phases(tmp_path, monkeypatch
     assert seeded["phase"] == 1 and seeded["epoch"] == 0 and not seeded["done"]
     assert seeded["config"] == exp.config.to_dict()
     assert all(torch.equal(seeded["model"][k], v) for k, v in net.state_dict().items())
+    # seeded from the shipped supernet: its weights, after the laptop preset's four phases
+    exp = rx.EXPERIMENTS["F-laptop-final-sandwich"]
+    rx._seed_checkpoint(exp, tmp_path / "final", tmp_path / "recipe")
+    seeded = load_checkpoint(tmp_path / "final" / LAST)
+    shipped = load_checkpoint(rx.SHIPPED_DIR / SHIPPED_SUPERNET)
+    assert seeded["phase"] == 4 and exp.config.phases[4].name == "final" and not seeded["done"]
+    assert all(torch.equal(seeded["model"][k], v) for k, v in shipped["model"].items())
 
 
 def test_table_reads_the_latest_result_of_each_run(recipe, tmp_path):
@@ -188,6 +195,7 @@ def test_dependencies_come_before_the_runs_that_start_from_them():
     assert rx.with_dependencies(["X-scratch"]) == ["L-full-res", "S-base", "S-sandwich",
                                                    "X-scratch"]
     assert rx.with_dependencies(["X-scratch-full"]) == ["X-scratch-full"]  # the shipped supernet
+    assert rx.with_dependencies(["F-laptop-final-sandwich"]) == ["F-laptop-final-sandwich"]
     order = rx.with_dependencies(SHOWN_RUNS)
     assert set(SHOWN_RUNS) <= set(order) and len(order) == len(set(order))
     for name in order:  # each after what it starts from

@@ -65,8 +65,9 @@ def _finished_supernet(name: str, root: Path):
 
 def _seed_checkpoint(exp: Experiment, out: Path, root: Path) -> None:
     """Write ``out/last.pt`` so that ``train_supernet(resume=True)`` starts at phase
-    ``exp.init_phases`` from the final weights of experiment ``exp.init``."""
-    net = _finished_supernet(exp.init, root)
+    ``exp.init_phases`` from the final weights of experiment ``exp.init`` (or the shipped
+    supernet)."""
+    net = _supernet(exp.init, root)
     out.mkdir(parents=True, exist_ok=True)
     state = {"phase": exp.init_phases, "epoch": 0, "history": [], "elapsed_s": 0.0, "done": False}
     save_checkpoint(checkpoint(net, exp.config, state), out / LAST)
@@ -251,7 +252,8 @@ def with_dependencies(names) -> list[str]:
         if name in SCRATCH:
             needs = tuple(s for s in SCRATCH[name].supernets if s != SHIPPED_SUPERNET)
         elif name in EXPERIMENTS:
-            needs = (EXPERIMENTS[name].init,) if EXPERIMENTS[name].init else ()
+            init = EXPERIMENTS[name].init
+            needs = (init,) if init and init != SHIPPED_SUPERNET else ()
         else:
             raise ValueError(f"unknown experiment {name!r}; `python scripts/ofa_recipe.py list` "
                              "shows them")
