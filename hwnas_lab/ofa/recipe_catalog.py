@@ -2,9 +2,10 @@
 
 Each ``Experiment`` is a ``ShrinkConfig`` of a reduced budget, a training subset
 (``per_class`` images of each class of the 45,000-image training split, or all of them) and,
-for the shrinking experiments, a starting point: the final weights of another experiment,
-whose phases are skipped. ``L-*`` train the largest phase alone, ``S-*`` shrink from one of
-them, ``F-*`` run a whole recipe on all the training images, ``SCRATCH`` trains subnets alone.
+for the shrinking experiments, a starting point: the final weights of another experiment
+(or of the shipped supernet), whose phases are skipped. ``L-*`` train the largest phase
+alone, ``S-*`` shrink from one of them, ``F-*`` run a whole recipe on all the training
+images (or continue the shipped one), ``SCRATCH`` trains subnets alone.
 ``recipe_experiments`` runs them; ``scripts/ofa_recipe.py`` is the command line.
 """
 
