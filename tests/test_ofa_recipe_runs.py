@@ -3,9 +3,8 @@
 import json
 
 import pytest
-import torch
 
-from hwnas_lab.ofa.checkpoint import SHIPPED_DIR
+from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint
 from hwnas_lab.ofa.recipe_catalog import LAPTOP, SCRATCH, SHIPPED_SUPERNET
 from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, FULL_BUDGET_RUNS,
                                        RECIPE_LADDER, RECIPE_RUNS, SCRATCH_BASELINE, SCRATCH_FULL,
@@ -60,7 +59,7 @@ def test_the_shipped_records_hold_both_from_scratch_baselines():
     assert resumed["resumed_at"] == [18]
     assert resumed["train_s"] == pytest.approx(sum(resumed["epoch_s"]))
     # the subnets measured beside the full baseline are the shipped supernet's own figures
-    shipped = torch.load(SHIPPED_DIR / SHIPPED_SUPERNET, map_location="cpu", weights_only=False)
+    shipped = load_checkpoint(SHIPPED_DIR / SHIPPED_SUPERNET)
     for kind in ("largest", "smallest"):
         assert rows[kind]["test_acc_supernet"][SHIPPED_SUPERNET] == pytest.approx(
             shipped[f"test_acc_{kind}"], abs=0.005)

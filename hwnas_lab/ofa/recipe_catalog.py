@@ -98,6 +98,7 @@ def shrinking(epochs=(1, 1, 1, 1, 1), lrs=(0.03, 0.02, 0.03, 0.02, 0.03),
 
 
 SANDWICH = ("smallest",)  # trained in every depth/expand step besides the random subnets
+SANDWICH2 = ("largest", "smallest")  # both ends of the phase: the "sandwich2" runs
 
 
 def three_phases(always: tuple[str, ...] = (), kernel_always: tuple[str, ...] = ()
@@ -164,7 +165,7 @@ SHRINKING = {
     "S-elastic-8-3-sandwich2-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 with the largest subnet "
                                       "also trained in every depth/width step (does it keep "
                                       "the largest's accuracy through shrinking?)",
-                                      *split_after("L-base-8ep-lr0.2", ("largest", "smallest"))),
+                                      *split_after("L-base-8ep-lr0.2", SANDWICH2)),
     "S-elastic-8-all-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 without progressive "
                                        "shrinking: 3 epochs sampling the whole space, 2 random "
                                        "subnets and the smallest per step, channels sorted first",
@@ -175,11 +176,11 @@ SHRINKING = {
                                              "subnet trained in every kernel step too (does the "
                                              "largest keep phase 1's accuracy through it?)",
                                              *split_after("L-base-8ep-lr0.2",
-                                                          ("largest", "smallest"),
+                                                          SANDWICH2,
                                                           kernel_always=("largest",))),
     **{f"S-elastic-8-3-sandwich2-lr0.2-T{t}": (
         f"S-elastic-8-3-sandwich2-lr0.2 with distillation at temperature {t} (OFA: 1)",
-        *split_after("L-base-8ep-lr0.2", ("largest", "smallest"), kd_temperature=float(t)))
+        *split_after("L-base-8ep-lr0.2", SANDWICH2, kd_temperature=float(t)))
        for t in (2, 4)},
 }
 
@@ -233,10 +234,10 @@ FULL_DATA = {
                                        "also trained in every depth/width step (as "
                                        "S-elastic-8-3-sandwich2-lr0.2), phase 1 one epoch "
                                        "shorter to pay for it within 90 minutes",
-                                       full_budget(11, ("largest", "smallest"))),
+                                       full_budget(11, SANDWICH2)),
     "F-elastic-11-3-sandwich2-lr0.2-flip": ("F-elastic-11-3-sandwich2-lr0.2 with flips only, no "
                                             "random crop (as L-base-8ep-lr0.2-flip)",
-                                            full_budget(11, ("largest", "smallest"),
+                                            full_budget(11, SANDWICH2,
                                                         crop_padding=0)),
 }
 
@@ -249,7 +250,7 @@ FROM_SHIPPED = {
                                 "the largest win back the 1.6 points shrinking cost it?",
                                 replace(LAPTOP, phases=(*LAPTOP.phases, Phase(
                                     "final", 1, 0.03, n_subnets=0, kd=0.0,
-                                    always=("largest", "smallest"))))),
+                                    always=SANDWICH2)))),
 }
 
 EXPERIMENTS: dict[str, Experiment] = {
