@@ -44,6 +44,16 @@ def test_experiments_are_well_formed():
     kernel = rx.EXPERIMENTS["S-elastic-8-3-sandwich2-lr0.2-kernel"].config.phases
     assert [p.always for p in kernel] == [(), ("largest",)] + [("largest", "smallest")] * 2
     assert kernel[2:] == rx.EXPERIMENTS["S-elastic-8-3-sandwich2-lr0.2"].config.phases[2:]
+    # the laptop preset's shrinking, changed, after its own phase 1 (L-laptop)
+    assert rx.EXPERIMENTS["L-laptop"].config.phases == LAPTOP.phases[:1]
+    changed = {n: rx.EXPERIMENTS[n].config.phases for n in
+               ("F-laptop-kernel", "F-laptop-kernel-final", "F-laptop-kernel-expand1-final")}
+    assert [p.always for p in changed["F-laptop-kernel"]] == [(), ("largest",)] + [
+        ("largest", "smallest")] * 2
+    assert changed["F-laptop-kernel-final"][:4] == changed["F-laptop-kernel"]
+    final = changed["F-laptop-kernel-final"][4]
+    assert final.kd == 1.0 and final.n_subnets == 0 and final.always == ("largest", "smallest")
+    assert [p.epochs for p in changed["F-laptop-kernel-expand1-final"]] == [20, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
@@ -67,6 +77,19 @@ def test_seeded_checkpoint_starts_after_the_skipped_phases(tmp_path, monkeypatch
     assert seeded["phase"] == 1 and seeded["epoch"] == 0 and not seeded["done"]
     assert seeded["config"] == exp.config.to_dict()
     assert all(torch.equal(seeded["model"][k], v) for k, v in net.state_dict().items())
+    # seeded from a run that distilled: its teacher comes along
+    exp = rx.EXPERIMENTS["F-laptop-kernel-final"]
+    src = tmp_path / "recipe" / exp.init
+    src.mkdir(parents=True)
+    state = {"phase": 4, "epoch": 0, "history": [], "elapsed_s": 1.0, "done": True}
+    teacher = OFASupernet(get_space("cpu")).state_dict()
+    save_checkpoint(checkpoint(net, rx.EXPERIMENTS[exp.init].config, state), src / FINAL)
+    save_checkpoint(checkpoint(net, rx.EXPERIMENTS[exp.init].config, state, teacher=teacher),
+                    src / LAST)
+    rx._seed_checkpoint(exp, tmp_path / "distilled", tmp_path / "recipe")
+    seeded = load_checkpoint(tmp_path / "distilled" / LAST)
+    assert seeded["phase"] == 4 and exp.config.phases[4].name == "final"
+    assert all(torch.equal(seeded["teacher"][k], v) for k, v in teacher.items())
     # seeded from the shipped supernet: its weights, after the laptop preset's four phases
     exp = rx.EXPERIMENTS["F-laptop-final-sandwich"]
     rx._seed_checkpoint(exp, tmp_path / "final", tmp_path / "recipe")

@@ -225,6 +225,8 @@ def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH, **config) -> Sh
     return replace(first, phases=(first.phases[0], *three_phases(always)))
 
 
+LAPTOP_PHASE1 = "L-laptop"  # the laptop preset's phase 1 alone, on all 45,000 images
+
 # runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
 FULL_DATA = {
     "F-elastic-12-3-sandwich-lr0.2": ("S-elastic-8-3-sandwich-lr0.2 on all 45,000 images with "
@@ -239,6 +241,39 @@ FULL_DATA = {
                                             "random crop (as L-base-8ep-lr0.2-flip)",
                                             full_budget(11, SANDWICH2,
                                                         crop_padding=0)),
+    LAPTOP_PHASE1: ("the laptop preset's phase 1 alone on all 45,000 images (20 epochs of the "
+                    "largest network, elastic resolution, peak lr 0.2, flips only): the start "
+                    "of the F-laptop-* runs", replace(LAPTOP, phases=LAPTOP.phases[:1])),
+}
+
+# the laptop preset's shrinking changed in the two ways RECIPE.md section 5 names for the
+# 85 % target; every F-laptop-* run starts from LAPTOP_PHASE1's weights (directly or through
+# another), so that each is, with the runs it starts from, one run of its config
+FINAL_SANDWICH = Phase("final", 1, 0.03, n_subnets=0, always=SANDWICH2)  # distilled (kd 1)
+
+
+def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epochs: int = 2,
+                     final: bool = False) -> ShrinkConfig:
+    """The laptop preset with ``kernel_always`` trained in every kernel step, ``expand_epochs``
+    of the expand phase and, with ``final``, a last epoch of only the largest and smallest
+    subnets (``FINAL_SANDWICH``)."""
+    largest, kernel, depth, expand = LAPTOP.phases
+    phases = (largest, replace(kernel, always=kernel_always), depth,
+              replace(expand, epochs=expand_epochs))
+    return replace(LAPTOP, phases=phases + (FINAL_SANDWICH,) * final)
+
+
+FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)
+    "F-laptop-kernel": ("the laptop preset with the largest subnet also trained in every kernel "
+                        "step (does the largest keep phase 1's accuracy through shrinking?)",
+                        laptop_shrinking(), LAPTOP_PHASE1),
+    "F-laptop-kernel-final": ("F-laptop-kernel and then one epoch of only the largest and "
+                              "smallest subnets, distilled from phase 1's network",
+                              laptop_shrinking(final=True), "F-laptop-kernel"),
+    "F-laptop-kernel-expand1-final": ("F-laptop-kernel-final with one epoch of the expand phase, "
+                                      "not two: the time the final epoch costs, paid back",
+                                      laptop_shrinking(expand_epochs=1, final=True),
+                                      LAPTOP_PHASE1),
 }
 
 # the shipped supernet (the laptop preset's four phases) trained further: what one more epoch
@@ -248,9 +283,8 @@ FROM_SHIPPED = {
     "F-laptop-final-sandwich": ("the shipped laptop.pt with one more epoch training only its "
                                 "largest and smallest subnets (peak lr 0.03, no teacher): can "
                                 "the largest win back the 1.6 points shrinking cost it?",
-                                replace(LAPTOP, phases=(*LAPTOP.phases, Phase(
-                                    "final", 1, 0.03, n_subnets=0, kd=0.0,
-                                    always=SANDWICH2)))),
+                                replace(LAPTOP, phases=(*LAPTOP.phases,
+                                                        replace(FINAL_SANDWICH, kd=0.0)))),
 }
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -261,3 +295,6 @@ EXPERIMENTS: dict[str, Experiment] = {
     **{n: Experiment(d, c, init=SHIPPED_SUPERNET, init_phases=len(LAPTOP.phases))
        for n, (d, c) in FROM_SHIPPED.items()},
 }
+for _name, (_question, _config, _start) in FROM_LAPTOP_PHASE1.items():  # each after its start
+    EXPERIMENTS[_name] = Experiment(_question, _config, init=_start,
+                                    init_phases=len(EXPERIMENTS[_start].config.phases))

@@ -66,11 +66,14 @@ def _finished_supernet(name: str, root: Path):
 def _seed_checkpoint(exp: Experiment, out: Path, root: Path) -> None:
     """Write ``out/last.pt`` so that ``train_supernet(resume=True)`` starts at phase
     ``exp.init_phases`` from the final weights of experiment ``exp.init`` (or the shipped
-    supernet)."""
+    supernet), with that run's teacher when it had one (the shipped file keeps none)."""
     net = _supernet(exp.init, root)
+    teacher, last = None, root / exp.init / LAST
+    if exp.init != SHIPPED_SUPERNET and last.exists():
+        teacher = load_checkpoint(last).get("teacher")
     out.mkdir(parents=True, exist_ok=True)
     state = {"phase": exp.init_phases, "epoch": 0, "history": [], "elapsed_s": 0.0, "done": False}
-    save_checkpoint(checkpoint(net, exp.config, state), out / LAST)
+    save_checkpoint(checkpoint(net, exp.config, state, teacher=teacher), out / LAST)
 
 
 def _proxy_data(per_class: int | None):
