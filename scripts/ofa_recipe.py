@@ -131,14 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.command == "list":
+        width = max(map(len, [*EXPERIMENTS, *SCRATCH]))  # names in one column
         for name, exp in EXPERIMENTS.items():
             data = "all" if exp.per_class is None else f"{exp.per_class}/class"
             epochs = sum(p.epochs for p in exp.config.phases[exp.init_phases:])
             start = f", from {exp.init}" if exp.init else ""
-            print(f"{name:14s} {epochs:3d} epochs, {data}{start}: {exp.description}")
+            print(f"{name:{width}s} {epochs:3d} epochs, {data}{start}: {exp.description}")
         for name, spec in SCRATCH.items():
             data = "all" if spec.per_class is None else f"{spec.per_class}/class"
-            print(f"{name:14s} {spec.epochs:3d} epochs, {data}: {spec.description}")
+            print(f"{name:{width}s} {spec.epochs:3d} epochs, {data}: {spec.description}")
     elif args.command == "table":
         print(table(args.names, args.results))
     elif args.command == "profile":
