@@ -132,14 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         width = max(map(len, [*EXPERIMENTS, *SCRATCH]))  # names in one column
+
+        def show(name: str, epochs: int, per_class: int | None, rest: str) -> None:
+            data = "all" if per_class is None else f"{per_class}/class"
+            print(f"{name:{width}s} {epochs:3d} epoch{'s' * (epochs != 1)}, {data}{rest}")
+
         for name, exp in EXPERIMENTS.items():
-            data = "all" if exp.per_class is None else f"{exp.per_class}/class"
-            epochs = sum(p.epochs for p in exp.config.phases[exp.init_phases:])
             start = f", from {exp.init}" if exp.init else ""
-            print(f"{name:{width}s} {epochs:3d} epochs, {data}{start}: {exp.description}")
+            show(name, sum(p.epochs for p in exp.config.phases[exp.init_phases:]),
+                 exp.per_class, f"{start}: {exp.description}")
         for name, spec in SCRATCH.items():
-            data = "all" if spec.per_class is None else f"{spec.per_class}/class"
-            print(f"{name:{width}s} {spec.epochs:3d} epochs, {data}: {spec.description}")
+            show(name, spec.epochs, spec.per_class, f": {spec.description}")
     elif args.command == "table":
         print(table(args.names, args.results))
     elif args.command == "profile":

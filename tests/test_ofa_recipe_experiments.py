@@ -4,6 +4,7 @@ scripts/ofa_recipe.py's results table."""
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,9 @@ def test_experiments_are_well_formed():
     assert changed["F-laptop-kernel-final"][:4] == changed["F-laptop-kernel"]
     final = changed["F-laptop-kernel-final"][4]
     assert final.kd == 1.0 and final.n_subnets == 0 and final.always == ("largest", "smallest")
+    undistilled = rx.EXPERIMENTS["F-laptop-kernel-final-kd0"]
+    assert undistilled.init == "F-laptop-kernel" and undistilled.init_phases == 4
+    assert undistilled.config.phases == (*changed["F-laptop-kernel"], replace(final, kd=0.0))
     assert [p.epochs for p in changed["F-laptop-kernel-expand1-final"]] == [20, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
@@ -112,6 +116,17 @@ def test_table_reads_the_latest_result_of_each_run(recipe, tmp_path):
     assert "| 90.0 |" in rows[3] and "| 85.0 |" in rows[3] and "0.5-1.5" in rows[3]
     with pytest.raises(ValueError, match=r"no results yet for \['C'\]"):
         recipe.table(["C"], results)
+
+
+def test_list_counts_the_epochs_each_run_trains(recipe, capsys):
+    assert recipe.main(["list"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {*rx.EXPERIMENTS, *rx.SCRATCH}
+    # the epochs after its start, not the config's: 1 + 1 + 2 after L-laptop's 20, then 1
+    assert " 4 epochs, all, from L-laptop: " in lines["F-laptop-kernel"]
+    assert " 1 epoch, all, from F-laptop-kernel: " in lines["F-laptop-kernel-final"]
+    assert " 5 epochs, 1500/class, from L-full-res: " in lines["S-base"]
+    assert " 9 epochs, 1500/class: " in lines["X-scratch"]
 
 
 def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatch):

@@ -253,14 +253,14 @@ FINAL_SANDWICH = Phase("final", 1, 0.03, n_subnets=0, always=SANDWICH2)  # disti
 
 
 def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epochs: int = 2,
-                     final: bool = False) -> ShrinkConfig:
+                     final: Phase | None = None) -> ShrinkConfig:
     """The laptop preset with ``kernel_always`` trained in every kernel step, ``expand_epochs``
-    of the expand phase and, with ``final``, a last epoch of only the largest and smallest
-    subnets (``FINAL_SANDWICH``)."""
+    of the expand phase and, after it, the phase ``final`` if one is given (a
+    ``FINAL_SANDWICH``)."""
     largest, kernel, depth, expand = LAPTOP.phases
     phases = (largest, replace(kernel, always=kernel_always), depth,
               replace(expand, epochs=expand_epochs))
-    return replace(LAPTOP, phases=phases + (FINAL_SANDWICH,) * final)
+    return replace(LAPTOP, phases=phases + ((final,) if final else ()))
 
 
 FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)
@@ -269,10 +269,15 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                         laptop_shrinking(), LAPTOP_PHASE1),
     "F-laptop-kernel-final": ("F-laptop-kernel and then one epoch of only the largest and "
                               "smallest subnets, distilled from phase 1's network",
-                              laptop_shrinking(final=True), "F-laptop-kernel"),
+                              laptop_shrinking(final=FINAL_SANDWICH), "F-laptop-kernel"),
+    "F-laptop-kernel-final-kd0": ("F-laptop-kernel-final without the teacher in the last epoch "
+                                  "(as F-laptop-final-sandwich): does distilling from phase 1's "
+                                  "network hold the largest back?",
+                                  laptop_shrinking(final=replace(FINAL_SANDWICH, kd=0.0)),
+                                  "F-laptop-kernel"),
     "F-laptop-kernel-expand1-final": ("F-laptop-kernel-final with one epoch of the expand phase, "
                                       "not two: the time the final epoch costs, paid back",
-                                      laptop_shrinking(expand_epochs=1, final=True),
+                                      laptop_shrinking(expand_epochs=1, final=FINAL_SANDWICH),
                                       LAPTOP_PHASE1),
 }
 
