@@ -260,7 +260,7 @@ def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epoch
     largest, kernel, depth, expand = LAPTOP.phases
     phases = (largest, replace(kernel, always=kernel_always), depth,
               replace(expand, epochs=expand_epochs))
-    return replace(LAPTOP, phases=phases + ((final,) if final else ()))
+    return replace(LAPTOP, phases=phases + ((final,) if final is not None else ()))
 
 
 FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)
