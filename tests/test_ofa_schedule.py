@@ -69,6 +69,13 @@ def test_phase_resolutions():
     bad = (Phase("p", 1, 0.1, r=(20,)),)
     with pytest.raises(ValueError, match=r"resolutions \[20\]"):  # caught when the run is configured
         ShrinkConfig(preset="smoke", phases=bad)
+    ramp = Phase("p", 3, 0.1, r_by_epoch=[24, 24, 32])
+    assert ramp.r_by_epoch == (24, 24, 32)
+    assert [ramp.resolutions(space, epoch) for epoch in range(3)] == [(24,), (24,), (32,)]
+    assert ramp.resolutions(space) == (24, 24, 32)  # one per epoch: each weighed by its epochs
+    assert Phase("p", 1, 0.1, r=(28, 32)).resolutions(space, 0) == (28, 32)  # per batch, as before
+    with pytest.raises(ValueError, match=r"resolutions \[20\] are not in the space's"):
+        Phase("p", 2, 0.1, r_by_epoch=(20, 20)).resolutions(space)
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -76,6 +83,8 @@ def test_phase_resolutions():
     ({"n_subnets": 0}, "train no subnet"), ({"n_subnets": -1}, "n_subnets must be an int >= 0"),
     ({"warmup_epochs": 3.0}, "warmup_epochs must be in"), ({"r": ()}, "r=\\(\\) samples nothing"),
     ({"ks": []}, "ks=\\(\\) samples nothing"), ({"kd": -1.0}, "kd >= 0"),
+    ({"r_by_epoch": (24, 28, 32)}, "one resolution per epoch \\(2\\), got 3"),
+    ({"r_by_epoch": (24, 32), "r": (32,)}, "give one of the two"),
 ])
 def test_phase_rejects_bad_knobs(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -93,15 +102,17 @@ def test_config_rejects_bad_knobs(kw, match):
 
 def test_knobs_round_trip_and_old_configs_still_load():
     phases = (Phase("largest", 3, 0.1, (7,), (6,), (4,), kd=0.0, r=(32,)),
-              Phase("expand", 5, 0.05, n_subnets=1, always=("smallest",)))
+              Phase("expand", 5, 0.05, n_subnets=1, always=("smallest",)),
+              Phase("ramp", 2, 0.05, r_by_epoch=(24, 32)))
     config = ShrinkConfig(preset="smoke", phases=phases, ema_decay=0.99, eval_every=2)
     assert ShrinkConfig.from_dict(config.to_dict()) == config
     old = get_shrink_config("smoke").to_dict()  # saved before the knobs existed
     for key in ("ema_decay", "eval_every"):
         old.pop(key)
     for phase in old["phases"]:
-        phase.pop("r"), phase.pop("always")
+        phase.pop("r"), phase.pop("always"), phase.pop("r_by_epoch")
     assert ShrinkConfig.from_dict(old) == get_shrink_config("smoke")
-    # validations: epochs 2 and 3 of phase 1 (phase end), 2, 4 and 5 of phase 2; x2 with EMA
-    assert config.validations() == 2 * (2 + 3)
+    # validations: epochs 2 and 3 of phase 1 (phase end), 2, 4 and 5 of phase 2, 2 of phase 3;
+    # x2 with EMA
+    assert config.validations() == 2 * (2 + 3 + 1)
     assert get_shrink_config("laptop").validations() == 5 + 1 + 1 + 1  # every 4th epoch, phase ends

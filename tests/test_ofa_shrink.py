@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,15 +120,21 @@ def _knob_run(**kw):
     return config, CIFARSplits(tiny_data(32, 0), tiny_data(16, 1), tiny_data(16, 2))
 
 
-def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread, monkeypatch):
-    config, data = _knob_run(ema_decay=0.9, eval_every=2)
-    sizes = []  # the resolution of every training batch, in order
+def _spy_on_resolutions(monkeypatch) -> list[int]:
+    """The resolution of every training batch, in order, as the run resizes them."""
+    sizes = []
 
     def resize_spy(X, r, resize=shrink.resize):
         sizes.append(r)
         return resize(X, r)
 
     monkeypatch.setattr(shrink, "resize", resize_spy)
+    return sizes
+
+
+def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread, monkeypatch):
+    config, data = _knob_run(ema_decay=0.9, eval_every=2)
+    sizes = _spy_on_resolutions(monkeypatch)
     final = train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
                            log=lambda s: None)
     assert len(sizes) == 8 and set(sizes[:4]) == {32}  # phase 1 (2 epochs x 2 steps): r=32 only
@@ -141,6 +148,16 @@ def test_ema_eval_every_and_resolution_in_a_run(tmp_path, one_thread, monkeypatc
     for key, value in last["ema"]["module"].items():  # the average is what is saved
         assert torch.equal(saved[key], value), key
     assert any(not torch.equal(saved[k], last["model"][k]) for k in saved)
+
+
+def test_resolution_by_epoch_in_a_run(tmp_path, one_thread, monkeypatch):
+    config, data = _knob_run()
+    ramp = replace(config.phases[0], epochs=3, r=None, r_by_epoch=(24, 28, 32))
+    config = replace(config, phases=(ramp,))
+    sizes = _spy_on_resolutions(monkeypatch)
+    train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                   log=lambda s: None)
+    assert sizes == [24, 24, 28, 28, 32, 32]  # 2 steps per epoch, each at its epoch's
 
 
 def test_resume_with_ema_matches_uninterrupted_run(tmp_path, one_thread):

@@ -46,6 +46,8 @@ class Phase:
     reorder: bool = False  # sort hidden channels by importance before the phase
     warmup_epochs: float = 0.0  # linear learning-rate warm-up at the start of the phase
     r: tuple[int, ...] | None = None  # resolutions drawn per batch (None: all of the space's)
+    r_by_epoch: tuple[int, ...] | None = None  # instead of ``r``: one resolution per epoch,
+    #   e.g. low to high (progressive resizing, as FFCV trains ImageNet)
     always: tuple[str, ...] = ()  # also trained in every step, at the batch's resolution:
     #   "largest" and/or "smallest" of the phase's choices (the sandwich rule of Yu & Huang,
     #   "Universally Slimmable Networks", ICCV 2019); (): only the n_subnets random ones
@@ -56,7 +58,7 @@ class Phase:
         if not self.lr > 0 or self.kd < 0:
             raise ValueError(f"Phase {self.name!r}: lr must be > 0 and kd >= 0, got lr "
                              f"{self.lr!r}, kd {self.kd!r}")
-        for name in ("ks", "e", "d", "r"):
+        for name in ("ks", "e", "d", "r", "r_by_epoch"):
             value = getattr(self, name)
             if value is not None:
                 if not tuple(value):
@@ -64,6 +66,11 @@ class Phase:
                                      "some choices, or None for all of the space's")
                 object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "always", tuple(self.always))
+        if self.r_by_epoch is not None and (self.r is not None
+                                            or len(self.r_by_epoch) != self.epochs):
+            raise ValueError(f"Phase {self.name!r}: r_by_epoch needs one resolution per epoch "
+                             f"({self.epochs}), got {len(self.r_by_epoch)}, and r=None (got "
+                             f"r={self.r!r}); give one of the two")
         if any(a not in ("largest", "smallest") for a in self.always) \
                 or len(set(self.always)) != len(self.always):
             raise ValueError(f"Phase {self.name!r}: always={self.always!r}; allowed: "
@@ -84,15 +91,20 @@ class Phase:
         """The subsets to sample from, as keyword arguments of ``SearchSpace.sample``."""
         return {"ks": self.ks, "e": self.e, "d": self.d}
 
-    def resolutions(self, space: SearchSpace) -> tuple[int, ...]:
-        """The resolutions this phase trains at; a ``ValueError`` if ``space`` lacks one."""
-        if self.r is None:
+    def resolutions(self, space: SearchSpace, epoch: int | None = None) -> tuple[int, ...]:
+        """The resolutions this phase trains at, in ``epoch`` (0-based) if given; with
+        ``r_by_epoch`` and no epoch, one per epoch (drawing from them weighs each by its
+        epochs). A ``ValueError`` if ``space`` lacks one."""
+        chosen = self.r_by_epoch or self.r
+        if chosen is None:
             return space.r_choices
-        bad = [r for r in self.r if r not in space.r_choices]
+        bad = sorted({r for r in chosen if r not in space.r_choices})
         if bad:
             raise ValueError(f"Phase {self.name!r}: resolutions {bad} are not in the space's "
                              f"{list(space.r_choices)}")
-        return self.r
+        if self.r_by_epoch is not None and epoch is not None:
+            return (self.r_by_epoch[epoch],)
+        return chosen
 
     def fixed_subnets(self, space: SearchSpace, r: int) -> list[Arch]:
         """The ``always`` subnets at resolution ``r``, from the phase's own choices."""

@@ -229,6 +229,7 @@ class _Run:
         torch.manual_seed(derive_seed(config.seed, p_idx, epoch, ctx.rank))
         aug_gen = torch.Generator().manual_seed(derive_seed(config.seed, p_idx, epoch, ctx.rank, 1))
         pick = random.Random(shared)  # the same resolutions and subnets on every rank
+        resolutions = phase.resolutions(space, epoch)
         self.model.train()
         loss_sum = torch.zeros((), device=ctx.device)
         seen = 0
@@ -238,7 +239,7 @@ class _Run:
                    total=self.steps, leave=False, disable=not (self.progress and ctx.main),
                    desc=f"{phase.name} {epoch + 1}/{phase.epochs}", mininterval=0.5)
         for X, y in bar:
-            r = pick.choice(phase.resolutions(space))  # elastic resolution: one per batch
+            r = pick.choice(resolutions)  # elastic resolution: one per batch
             X = resize(X, r).contiguous(memory_format=self.memory_format)
             lr = opt.param_groups[0]["lr"]
             loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
