@@ -51,9 +51,6 @@ def test_experiments_are_well_formed():
     assert ramp.phases == (replace(LAPTOP.phases[0], r_by_epoch=ramp.phases[0].r_by_epoch),)
     assert [ramp.phases[0].resolutions(space, e)[0] for e in (0, 6, 7, 13, 14, 19)] == [
         24, 24, 28, 28, 32, 32]
-    both = rx.EXPERIMENTS["F-laptop-ramp-kernel"]
-    assert both.init == "L-laptop-ramp" and both.init_phases == 1
-    assert both.config.phases[1:] == rx.EXPERIMENTS["F-laptop-kernel"].config.phases[1:]
     changed = {n: rx.EXPERIMENTS[n].config.phases for n in
                ("F-laptop-kernel", "F-laptop-kernel-final", "F-laptop-kernel-expand1-final")}
     assert [p.always for p in changed["F-laptop-kernel"]] == [(), ("largest",)] + [

@@ -226,8 +226,6 @@ def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH, **config) -> Sh
 
 
 LAPTOP_PHASE1 = "L-laptop"  # the laptop preset's phase 1 alone, on all 45,000 images
-# phase 1's 20 epochs at a resolution raised by epoch (low to high), not drawn per batch
-RAMP_PHASE1 = replace(LAPTOP.phases[0], r_by_epoch=(24,) * 7 + (28,) * 7 + (32,) * 6)
 
 # runs on the full training split, sized for the laptop preset's 90 minutes on 2 cores
 FULL_DATA = {
@@ -250,13 +248,13 @@ FULL_DATA = {
                       "epochs at 24 px, 7 at 28, the last 6 at 32 (the same compute, within 1 "
                       "%): does ending phase 1 at the resolution it is judged at win the "
                       "points 85 % needs?",
-                      replace(LAPTOP, phases=(RAMP_PHASE1,))),
+                      replace(LAPTOP, phases=(replace(LAPTOP.phases[0], r_by_epoch=(
+                          (24,) * 7 + (28,) * 7 + (32,) * 6)),))),
 }
 
 # the laptop preset's shrinking changed in the two ways RECIPE.md section 5 names for the
 # 85 % target; every F-laptop-* run starts from LAPTOP_PHASE1's weights (directly or through
-# another; F-laptop-ramp-kernel from L-laptop-ramp's), so that each is, with the runs it
-# starts from, one run of its config
+# another), so that each is, with the runs it starts from, one run of its config
 FINAL_SANDWICH = Phase("final", 1, 0.03, n_subnets=0, always=SANDWICH2)  # distilled (kd 1)
 
 
@@ -287,9 +285,6 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                       "not two: the time the final epoch costs, paid back",
                                       laptop_shrinking(expand_epochs=1, final=FINAL_SANDWICH),
                                       LAPTOP_PHASE1),
-    "F-laptop-ramp-kernel": ("F-laptop-kernel after L-laptop-ramp: the laptop preset with both "
-                             "changes", replace(laptop_shrinking(), phases=(
-                                 RAMP_PHASE1, *laptop_shrinking().phases[1:])), "L-laptop-ramp"),
 }
 
 # the shipped supernet (the laptop preset's four phases) trained further: what one more epoch
