@@ -83,8 +83,8 @@ def test_phase_resolutions():
     ({"n_subnets": 0}, "train no subnet"), ({"n_subnets": -1}, "n_subnets must be an int >= 0"),
     ({"warmup_epochs": 3.0}, "warmup_epochs must be in"), ({"r": ()}, "r=\\(\\) samples nothing"),
     ({"ks": []}, "ks=\\(\\) samples nothing"), ({"kd": -1.0}, "kd >= 0"),
-    ({"r_by_epoch": (24, 28, 32)}, "one resolution per epoch \\(2\\), got 3"),
-    ({"r_by_epoch": (24, 32), "r": (32,)}, "give one of the two"),
+    ({"r_by_epoch": (24, 28, 32)}, "one resolution per epoch \\(2 epochs\\), got 3"),
+    ({"r_by_epoch": (24, 32), "r": (32,)}, "not both"),
 ])
 def test_phase_rejects_bad_knobs(kw, match):
     with pytest.raises(ValueError, match=match):

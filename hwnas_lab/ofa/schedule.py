@@ -66,11 +66,12 @@ class Phase:
                                      "some choices, or None for all of the space's")
                 object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "always", tuple(self.always))
-        if self.r_by_epoch is not None and (self.r is not None
-                                            or len(self.r_by_epoch) != self.epochs):
+        if self.r_by_epoch is not None and self.r is not None:
+            raise ValueError(f"Phase {self.name!r}: give r (drawn per batch) or r_by_epoch (one "
+                             "per epoch), not both")
+        if self.r_by_epoch is not None and len(self.r_by_epoch) != self.epochs:
             raise ValueError(f"Phase {self.name!r}: r_by_epoch needs one resolution per epoch "
-                             f"({self.epochs}), got {len(self.r_by_epoch)}, and r=None (got "
-                             f"r={self.r!r}); give one of the two")
+                             f"({self.epochs} epochs), got {len(self.r_by_epoch)}")
         if any(a not in ("largest", "smallest") for a in self.always) \
                 or len(set(self.always)) != len(self.always):
             raise ValueError(f"Phase {self.name!r}: always={self.always!r}; allowed: "

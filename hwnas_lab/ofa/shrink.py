@@ -239,7 +239,7 @@ class _Run:
                    total=self.steps, leave=False, disable=not (self.progress and ctx.main),
                    desc=f"{phase.name} {epoch + 1}/{phase.epochs}", mininterval=0.5)
         for X, y in bar:
-            r = pick.choice(resolutions)  # elastic resolution: one per batch
+            r = pick.choice(resolutions)  # elastic resolution: one per batch (or the epoch's)
             X = resize(X, r).contiguous(memory_format=self.memory_format)
             lr = opt.param_groups[0]["lr"]
             loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
