@@ -51,6 +51,8 @@ def test_experiments_are_well_formed():
     assert ramp.phases == (replace(LAPTOP.phases[0], r_by_epoch=ramp.phases[0].r_by_epoch),)
     assert [ramp.phases[0].resolutions(space, e)[0] for e in (0, 6, 7, 13, 14, 19)] == [
         24, 24, 28, 28, 32, 32]
+    pad2 = rx.EXPERIMENTS["L-laptop-pad2"].config
+    assert pad2 == replace(LAPTOP, phases=LAPTOP.phases[:1], crop_padding=2)
     changed = {n: rx.EXPERIMENTS[n].config.phases for n in
                ("F-laptop-kernel", "F-laptop-kernel-final", "F-laptop-kernel-expand1-final")}
     assert [p.always for p in changed["F-laptop-kernel"]] == [(), ("largest",)] + [

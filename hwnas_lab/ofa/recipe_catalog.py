@@ -250,6 +250,10 @@ FULL_DATA = {
                       "points 85 % needs?",
                       replace(LAPTOP, phases=(replace(LAPTOP.phases[0], r_by_epoch=(
                           (24,) * 7 + (28,) * 7 + (32,) * 6)),))),
+    "L-laptop-pad2": ("L-laptop with random crops from 2 pixels of padding besides the flips: "
+                      "at 20 epochs on 45,000 images, is phase 1 held back by too little "
+                      "augmentation (the 8-epoch proxies said crops cost points)?",
+                      replace(LAPTOP, phases=LAPTOP.phases[:1], crop_padding=2)),
 }
 
 # the laptop preset's shrinking changed in the two ways RECIPE.md section 5 names for the
