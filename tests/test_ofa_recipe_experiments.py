@@ -53,6 +53,8 @@ def test_experiments_are_well_formed():
         24, 24, 28, 28, 32, 32]
     pad2 = rx.EXPERIMENTS["L-laptop-pad2"].config
     assert pad2 == replace(LAPTOP, phases=LAPTOP.phases[:1], crop_padding=2)
+    longer = rx.EXPERIMENTS["L-laptop-22ep"].config
+    assert longer == replace(LAPTOP, phases=(replace(LAPTOP.phases[0], epochs=22),))
     changed = {n: rx.EXPERIMENTS[n].config.phases for n in
                ("F-laptop-kernel", "F-laptop-kernel-final", "F-laptop-kernel-expand1-final")}
     assert [p.always for p in changed["F-laptop-kernel"]] == [(), ("largest",)] + [

@@ -254,6 +254,10 @@ FULL_DATA = {
                       "at 20 epochs on 45,000 images, is phase 1 held back by too little "
                       "augmentation (the 8-epoch proxies said crops cost points)?",
                       replace(LAPTOP, phases=LAPTOP.phases[:1], crop_padding=2)),
+    "L-laptop-22ep": ("L-laptop with 22 epochs, not 20: the two more that the laptop preset's "
+                      "90 minutes leave beside F-laptop-kernel's shrinking (about 3 minutes "
+                      "each on the Intel Xeon): what does phase 1 still gain at its end?",
+                      replace(LAPTOP, phases=(replace(LAPTOP.phases[0], epochs=22),))),
 }
 
 # the laptop preset's shrinking changed in the two ways RECIPE.md section 5 names for the
