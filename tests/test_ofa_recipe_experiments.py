@@ -66,6 +66,9 @@ def test_experiments_are_well_formed():
     assert undistilled.init == "F-laptop-kernel" and undistilled.init_phases == 4
     assert undistilled.config.phases == (*changed["F-laptop-kernel"], replace(final, kd=0.0))
     assert [p.epochs for p in changed["F-laptop-kernel-expand1-final"]] == [20, 1, 1, 1, 1]
+    after_longer = rx.EXPERIMENTS["F-laptop-22ep-kernel"]
+    assert after_longer.init == "L-laptop-22ep" and after_longer.init_phases == 1
+    assert after_longer.config.phases == (longer.phases[0], *changed["F-laptop-kernel"][1:])
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
