@@ -69,6 +69,10 @@ def test_experiments_are_well_formed():
     after_longer = rx.EXPERIMENTS["F-laptop-22ep-kernel"]
     assert after_longer.init == "L-laptop-22ep" and after_longer.init_phases == 1
     assert after_longer.config.phases == (longer.phases[0], *changed["F-laptop-kernel"][1:])
+    gentler = rx.EXPERIMENTS["F-laptop-22ep-kernel-lr0.01"].config.phases
+    assert gentler[1] == replace(after_longer.config.phases[1], lr=0.01)
+    kept = after_longer.config.phases
+    assert gentler[:1] + gentler[2:] == kept[:1] + kept[2:]
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
