@@ -260,9 +260,10 @@ FULL_DATA = {
                       replace(LAPTOP, phases=(replace(LAPTOP.phases[0], epochs=22),))),
 }
 
-# the laptop preset's shrinking changed in the two ways RECIPE.md section 5 names for the
-# 85 % target; every F-laptop-* run starts from LAPTOP_PHASE1's weights (directly or through
-# another), so that each is, with the runs it starts from, one run of its config
+# the laptop preset's shrinking changed in the ways RECIPE.md section 5 names for the 85 %
+# target; every F-laptop-* run starts from the weights of a phase-1 run (LAPTOP_PHASE1 or
+# L-laptop-22ep, directly or through another), so that each is, with the runs it starts
+# from, one run of its config
 FINAL_SANDWICH = Phase("final", 1, 0.03, n_subnets=0, always=SANDWICH2)  # distilled (kd 1)
 
 
