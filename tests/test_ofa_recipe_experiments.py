@@ -73,6 +73,8 @@ def test_experiments_are_well_formed():
     assert gentler[1] == replace(after_longer.config.phases[1], lr=0.01)
     kept = after_longer.config.phases
     assert gentler[:1] + gentler[2:] == kept[:1] + kept[2:]
+    all_gentler = rx.EXPERIMENTS["F-laptop-22ep-lr0.01"].config.phases
+    assert all_gentler == (kept[0], *(replace(p, lr=0.01) for p in kept[1:]))
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
