@@ -313,6 +313,13 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                              "shrinking, and the smallest its 75 %?",
                              laptop_shrinking(largest_epochs=22, lrs=(0.01, 0.01, 0.01)),
                              "L-laptop-22ep"),
+    "F-laptop-22ep-lr0.01-kernel0.003": ("F-laptop-22ep-lr0.01 with its kernel step at peak lr "
+                                         "0.003: that step cost the largest most of what "
+                                         "shrinking at lr 0.01 took (0.8 of 1.1 validation "
+                                         "points); is 85 % kept if it costs almost nothing?",
+                                         laptop_shrinking(largest_epochs=22,
+                                                          lrs=(0.003, 0.01, 0.01)),
+                                         "L-laptop-22ep"),
 }
 
 # the shipped supernet (the laptop preset's four phases) trained further: what one more epoch
