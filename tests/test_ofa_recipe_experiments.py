@@ -75,6 +75,8 @@ def test_experiments_are_well_formed():
     assert gentler[:1] + gentler[2:] == kept[:1] + kept[2:]
     all_gentler = rx.EXPERIMENTS["F-laptop-22ep-lr0.01"].config.phases
     assert all_gentler == (kept[0], *(replace(p, lr=0.01) for p in kept[1:]))
+    kernel_gentlest = rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config.phases
+    assert kernel_gentlest == (kept[0], replace(kept[1], lr=0.003), *all_gentler[2:])
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
