@@ -77,6 +77,9 @@ def test_experiments_are_well_formed():
     assert all_gentler == (kept[0], *(replace(p, lr=0.01) for p in kept[1:]))
     kernel_gentlest = rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config.phases
     assert kernel_gentlest == (kept[0], replace(kept[1], lr=0.003), *all_gentler[2:])
+    # the run that met both targets is the laptop preset now; LAPTOP keeps the one before it
+    assert rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config == get_shrink_config("laptop")
+    assert get_shrink_config("laptop") != LAPTOP
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
@@ -235,9 +238,9 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
     monkeypatch.setattr(hwnas_lab.train, "train", first_training)
     with pytest.raises(KeyboardInterrupt):
         rx.run("X-scratch-full", tmp_path / "r.jsonl", progress=False, root=tmp_path)
-    cfg, laptop = seen["config"], get_shrink_config("laptop")
+    cfg = seen["config"]
     assert seen["per_class"] is None  # all 45,000 images
-    assert cfg.epochs == sum(p.epochs for p in laptop.phases) == 24
+    assert cfg.epochs == sum(p.epochs for p in LAPTOP.phases) == 24  # the old preset's total
     assert (cfg.lr, cfg.batch_size, cfg.crop_padding) == (0.2, 128, 0)
     assert cfg.warmup_epochs == pytest.approx(1.2)  # phase 1's 1 of 20 epochs, as a share
     space = get_space("cpu")  # the smallest network first (random-2 shares its resolution)

@@ -27,8 +27,11 @@ def test_phases_follow_progressive_shrinking():
     assert phases[2].d == space.d_choices and phases[2].e == (6,)
     assert phases[3].choices() == {"ks": space.ks_choices, "e": space.e_choices,
                                    "d": space.d_choices}
-    assert [p.always for p in phases] == [(), (), ("largest", "smallest"), ("largest", "smallest")]
-    assert [p.subnets_per_step for p in phases] == [1, 1, 4, 4]
+    assert [p.always for p in phases] == [(), ("largest",), ("largest", "smallest"),
+                                          ("largest", "smallest")]
+    assert [p.subnets_per_step for p in phases] == [1, 2, 4, 4]
+    assert [p.epochs for p in phases] == [22, 1, 1, 2]
+    assert [p.lr for p in phases] == [0.2, 0.003, 0.01, 0.01]
     assert config.crop_padding == 0 and phases[0].warmup_epochs == 1.0
     assert ShrinkConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown preset 'tiny'"):
@@ -115,4 +118,4 @@ def test_knobs_round_trip_and_old_configs_still_load():
     # validations: epochs 2 and 3 of phase 1 (phase end), 2, 4 and 5 of phase 2, 2 of phase 3;
     # x2 with EMA
     assert config.validations() == 2 * (2 + 3 + 1)
-    assert get_shrink_config("laptop").validations() == 5 + 1 + 1 + 1  # every 4th epoch, phase ends
+    assert get_shrink_config("laptop").validations() == 6 + 1 + 1 + 1  # every 4th epoch, phase ends

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config, progressive_phases
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, one_step_phases, progressive_phases
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
-LAPTOP = get_shrink_config("laptop")  # the shipped supernet's recipe
+# the laptop preset before F-laptop-22ep-lr0.01-kernel0.003 became it (24 epochs, shrinking at
+# peak lr 0.03): the recipe the L-laptop and F-laptop-* runs, X-scratch-full and the supernet
+# shipped until then were made with
+LAPTOP = ShrinkConfig(preset="laptop", phases=one_step_phases(
+    SPACE, epochs=(20, 1, 1, 2), lrs=(0.2, 0.03, 0.03, 0.03), warmup_epochs=1.0),
+    batch_size=128, crop_padding=0, eval_every=4)
 
 
 @dataclass(frozen=True)
