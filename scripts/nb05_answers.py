@@ -26,6 +26,7 @@ from hwnas_lab.data import load_cifar10
 from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint, supernet_from_checkpoint
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.ofa.shrink import evaluate_subnet
+from hwnas_lab.ofa.supernet import recalibrate_bn
 
 
 def identity_transforms(net):
@@ -63,6 +64,8 @@ def main() -> None:
     phase = config.phases[-1]
     mine = copy.deepcopy(net).train()
     teacher = make_teacher(mine, memory_format=torch.contiguous_format)
+    recalibrate_bn(teacher, batches(data.train, 256, shuffle=True, resolution=space.largest().r,
+                                    generator=torch.Generator().manual_seed(0)), 10)
     opt = make_optimizer(mine, config, phase.lr * 0.1)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     pick, gen = random.Random(0), torch.Generator().manual_seed(0)

@@ -207,7 +207,8 @@ class Scratch:
 # The largest, the smallest and two random subnets trained alone, each for as many epochs as
 # a supernet had in all, beside the same subnets of that supernet (BN recalibrated, no
 # fine-tuning): OFA's central claim, at the proxies' budget (L-full-res's 4 + 5 epochs) and
-# at the shipped supernet's (the laptop preset's 24 epochs on all 45,000 images).
+# at the shipped supernet's (LAPTOP's 24 epochs on all 45,000 images; its record measured
+# laptop.pt as shipped on 2026-12-01: a rerun would measure the 26-epoch one shipped since).
 SCRATCH = {
     "X-scratch": Scratch("the largest, the smallest and two random subnets, each trained alone "
                          "for 9 epochs with phase 1's recipe, against the same subnets of "
@@ -327,9 +328,9 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                          "L-laptop-22ep"),
 }
 
-# the shipped supernet (the laptop preset's four phases) trained further: what one more epoch
-# of the recipe's remaining 7 minutes (on the Intel Xeon) buys. Its checkpoint keeps no
-# teacher, so the added phase trains without distillation.
+# the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what
+# one more epoch of the recipe's remaining 7 minutes (on the Intel Xeon) buys. Its checkpoint
+# keeps no teacher, so the added phase trains without distillation.
 FROM_SHIPPED = {
     "F-laptop-final-sandwich": ("the shipped laptop.pt with one more epoch training only its "
                                 "largest and smallest subnets (peak lr 0.03, no teacher): can "
