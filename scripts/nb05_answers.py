@@ -25,8 +25,7 @@ from hwnas_lab.train import make_optimizer
 from hwnas_lab.data import load_cifar10
 from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint, supernet_from_checkpoint
 from hwnas_lab.ofa.schedule import get_shrink_config
-from hwnas_lab.ofa.shrink import evaluate_subnet
-from hwnas_lab.ofa.supernet import recalibrate_bn
+from hwnas_lab.ofa.shrink import evaluate_subnet, recalibrated_subnet
 
 
 def identity_transforms(net):
@@ -63,9 +62,9 @@ def main() -> None:
     config = get_shrink_config("laptop")  # the notebook's "your step, for a short phase"
     phase = config.phases[-1]
     mine = copy.deepcopy(net).train()
-    teacher = make_teacher(mine, memory_format=torch.contiguous_format)
-    recalibrate_bn(teacher, batches(data.train, 256, shuffle=True, resolution=space.largest().r,
-                                    generator=torch.Generator().manual_seed(0)), 10)
+    own_bn = recalibrated_subnet(mine, space.largest(), data.train, 10, seed=0,
+                                 memory_format=torch.contiguous_format)
+    teacher = make_teacher(mine, own_bn.state_dict(), memory_format=torch.contiguous_format)
     opt = make_optimizer(mine, config, phase.lr * 0.1)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     pick, gen = random.Random(0), torch.Generator().manual_seed(0)

@@ -42,20 +42,29 @@ from .shrink_step import SubnetBatch, make_teacher, progressive_step
 from .supernet import OFASupernet, recalibrate_bn
 
 
-def evaluate_subnet(net: OFASupernet, arch: Arch, train_data: TensorData, eval_data: TensorData,
-                    recal_batches: int = 10, batch_size: int = 256, seed: int = 0,
-                    device: str | torch.device = "cpu") -> float:
-    """Accuracy of ``arch`` on ``eval_data`` after BN recalibration on ``train_data``.
-
-    Works on an extracted static copy, so the supernet's own statistics are untouched.
-    ``recal_batches=0`` skips recalibration (the supernet's running statistics as they are).
-    """
-    static = net.extract(arch).to(device=device, memory_format=torch.channels_last)
+def recalibrated_subnet(net: OFASupernet, arch: Arch, train_data: TensorData,
+                        recal_batches: int = 10, batch_size: int = 256, seed: int = 0,
+                        device: str | torch.device = "cpu",
+                        memory_format: torch.memory_format = torch.channels_last) -> nn.Module:
+    """A static copy of ``arch`` whose BN statistics are re-estimated on ``recal_batches``
+    shuffled batches of ``train_data`` (0: the supernet's running statistics as they are).
+    The supernet's own statistics are untouched."""
+    static = net.extract(arch).to(device=device, memory_format=memory_format)
     if recal_batches > 0:
         gen = torch.Generator().manual_seed(seed)
         recalibrate_bn(static, batches(train_data, batch_size, shuffle=True, resolution=arch.r,
-                                       generator=gen, device=device, channels_last=True),
+                                       generator=gen, device=device,
+                                       channels_last=memory_format == torch.channels_last),
                        recal_batches)
+    return static
+
+
+def evaluate_subnet(net: OFASupernet, arch: Arch, train_data: TensorData, eval_data: TensorData,
+                    recal_batches: int = 10, batch_size: int = 256, seed: int = 0,
+                    device: str | torch.device = "cpu") -> float:
+    """Accuracy of ``arch`` on ``eval_data`` after BN recalibration on ``train_data``
+    (``recalibrated_subnet``; ``recal_batches=0`` skips it)."""
+    static = recalibrated_subnet(net, arch, train_data, recal_batches, batch_size, seed, device)
     return evaluate(static, eval_data, resolution=arch.r, device=device, channels_last=True)[1]
 
 
