@@ -216,8 +216,13 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
         rx.run("X-t", tmp_path / "r.jsonl", progress=False)
 
 
+# X-scratch-full: the preset before the current one (20 + 4 epochs, warm-up 1 of 20);
+# X-scratch-full-26: the current laptop preset (22 + 4, warm-up 1 of 22)
+@pytest.mark.parametrize("name, preset, epochs, warmup", [
+    ("X-scratch-full", LAPTOP, 24, 1.2), ("X-scratch-full-26", get_shrink_config("laptop"), 26,
+                                          26 / 22)])
 def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_images(
-        tmp_path, monkeypatch):
+        name, preset, epochs, warmup, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     import hwnas_lab.train
@@ -237,12 +242,13 @@ def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_im
     monkeypatch.setattr(rx, "_proxy_data", data)
     monkeypatch.setattr(hwnas_lab.train, "train", first_training)
     with pytest.raises(KeyboardInterrupt):
-        rx.run("X-scratch-full", tmp_path / "r.jsonl", progress=False, root=tmp_path)
+        rx.run(name, tmp_path / "r.jsonl", progress=False, root=tmp_path)
     cfg = seen["config"]
     assert seen["per_class"] is None  # all 45,000 images
-    assert cfg.epochs == sum(p.epochs for p in LAPTOP.phases) == 24  # the old preset's total
+    assert rx.SCRATCH[name].recipe == preset
+    assert cfg.epochs == sum(p.epochs for p in preset.phases) == epochs  # the preset's total
     assert (cfg.lr, cfg.batch_size, cfg.crop_padding) == (0.2, 128, 0)
-    assert cfg.warmup_epochs == pytest.approx(1.2)  # phase 1's 1 of 20 epochs, as a share
+    assert cfg.warmup_epochs == pytest.approx(warmup)  # phase 1's warm-up, as a share
     space = get_space("cpu")  # the smallest network first (random-2 shares its resolution)
     smallest = build_net(space, space.smallest())
     assert cfg.resolution == space.smallest().r
