@@ -200,4 +200,6 @@ def format_flops_estimate(est: dict) -> str:
                      f"  -> {p['train_s'] / 60:6.1f} min")
     lines.append(f"  training = {est['largest_epochs_equivalent']:.1f} largest-net epochs; "
                  f"evaluation {est['eval_s'] / 60:.1f} min; total ~ {est['total_s'] / 60:.0f} min")
+    lines.append("  (a minute's throughput: on a shared machine allow a fifth more; the shipped "
+                 "laptop run took 90.8 min where this said 75-81, RECIPE.md section 5)")
     return "\n".join(lines)
