@@ -1,6 +1,6 @@
 """``python -m hwnas_lab ofa train | eval | bench | search``: Once-for-All from the command line.
 
-    ofa train --preset {smoke,laptop,gpu} --out DIR [--resume]
+    ofa train --preset {smoke,laptop,gpu} --out DIR [--resume] [--seed N]
     ofa eval CKPT --arch {largest,smallest,random,JSON,FILE.json} [--recal-batches N]
     ofa bench [--batch-size 128] [--repeats 15] [--threads 2] [--estimate laptop]
     ofa search [--supernet CKPT] --target T --latency-ms X [--memory-kb M] [--flops-m F] [--benchmark]
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from ..arch import Arch
@@ -26,7 +27,10 @@ from .specialise import BUDGETS
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    train_supernet(get_shrink_config(args.preset), args.out, resume=args.resume,
+    config = get_shrink_config(args.preset)
+    if args.seed is not None:
+        config = dataclasses.replace(config, seed=args.seed)
+    train_supernet(config, args.out, resume=args.resume,
                    progress=not args.no_progress, device=args.device)
     return 0
 
@@ -147,6 +151,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_out(train, "the run (last.pt, log.jsonl, supernet.pt)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    train.add_argument("--seed", type=nonnegative_int, default=None,
+                       help="training seed: weights, data order, augmentation and sampled "
+                            "subnets; the data split stays (default: the preset's, 0)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
 

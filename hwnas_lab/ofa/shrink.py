@@ -116,9 +116,9 @@ def train_supernet(config: ShrinkConfig, out: str | os.PathLike, resume: bool = 
     if ckpt is not None:
         saved = ShrinkConfig.from_dict(ckpt["config"])
         if saved != config:
-            raise ValueError(f"{out / LAST} was made with preset {saved.preset!r} and a "
-                             f"different config; resume with --preset {saved.preset} (same "
-                             "settings)")
+            raise ValueError(f"{out / LAST} was made with preset {saved.preset!r}, seed "
+                             f"{saved.seed} and a different config; resume with --preset "
+                             f"{saved.preset} --seed {saved.seed} (same settings)")
     if ckpt is not None and ckpt.get("done") and (out / FINAL).exists():
         log(f"{out} holds a finished run ({len(config.phases)} of {len(config.phases)} phases "
             f"trained, {out / FINAL} written): nothing to resume. Evaluate it with `python -m "
