@@ -5,7 +5,7 @@
     python scripts/ofa_recipe.py table L-base L-full-res   # markdown table of finished runs
     python scripts/ofa_recipe.py profile                   # where a training step spends time
     python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
-    python scripts/ofa_recipe.py run X-scratch-full        # ... against the shipped supernet
+    python scripts/ofa_recipe.py run X-scratch-full-26     # ... against the shipped supernet
 
 The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
 ``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it

@@ -8,8 +8,7 @@ from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint
 from hwnas_lab.ofa.recipe_catalog import LAPTOP, SCRATCH, SHIPPED_SUPERNET
 from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, FULL_BUDGET_RUNS,
                                        RECIPE_LADDER, RECIPE_RUNS, SCRATCH_BASELINE, SCRATCH_FULL,
-                                       SUPERNET_LABELS, ablation_runs, load_runs, require,
-                                       seed_gap)
+                                       ablation_runs, load_runs, require, seed_gap)
 
 
 def test_the_shipped_records_hold_every_ablation():
@@ -42,11 +41,16 @@ def test_the_shipped_records_hold_the_recipe_ladder():
     assert elastic["r"] is None and rows[-2][1]["config"]["phases"][0]["r"] == [32]
 
 
-def test_the_shipped_records_hold_both_from_scratch_baselines():
-    short, full = require(load_runs(), [SCRATCH_BASELINE, SCRATCH_FULL])
-    assert full["epochs"] == sum(p.epochs for p in LAPTOP.phases) == 24  # the supernet's total
-    assert full["n_train"] == 45_000 and short["n_train"] == 15_000
-    for record in (short, full):
+def test_the_shipped_records_hold_the_from_scratch_baselines():
+    short, before, full = require(load_runs(), [SCRATCH_BASELINE, "X-scratch-full",
+                                                SCRATCH_FULL])
+    shipped = load_checkpoint(SHIPPED_DIR / SHIPPED_SUPERNET)
+    # each full baseline trains for its supernet's total epochs: the shipped one's 26, the
+    # 24 of the preset before it
+    assert full["epochs"] == len(shipped["history"]) == 26
+    assert before["epochs"] == sum(p.epochs for p in LAPTOP.phases) == 24
+    assert [r["n_train"] for r in (short, before, full)] == [15_000, 45_000, 45_000]
+    for record in (short, before, full):
         assert record["supernets"] == list(SCRATCH[record["name"]].supernets)
         assert [r["kind"] for r in record["archs"]] == ["largest", "smallest", "random-1",
                                                         "random-2"]
@@ -54,19 +58,20 @@ def test_the_shipped_records_hold_both_from_scratch_baselines():
             assert len(row["train_loss"]) == record["epochs"], row["kind"]  # every epoch trained
             accs = [row["test_acc_alone"], *row["test_acc_supernet"].values()]
             assert all(0.1 < a < 1.0 for a in accs), row["kind"]
-    rows = {r["kind"]: r for r in full["archs"]}
-    resumed = rows["largest"]  # trained in two sessions: every epoch timed once, summed
-    assert len(resumed["epoch_s"]) == full["epochs"] and len(resumed["sessions"]) == 2
-    assert resumed["resumed_at"] == [18]
-    assert resumed["train_s"] == pytest.approx(sum(resumed["epoch_s"]))
-    # the subnets measured beside the full baseline are those of laptop.pt as shipped on
-    # 2026-12-01 (its log: 84.0 / 76.6 %), not of the one shipped since: the figures say so
-    shipped = load_checkpoint(SHIPPED_DIR / SHIPPED_SUPERNET)
-    for kind, then in (("largest", 0.8400), ("smallest", 0.7663)):
-        measured = rows[kind]["test_acc_supernet"][SHIPPED_SUPERNET]
-        assert measured == pytest.approx(then, abs=0.0005)
-        assert measured != pytest.approx(shipped[f"test_acc_{kind}"], abs=0.005)
-    assert "2026-12-01" in SUPERNET_LABELS[SHIPPED_SUPERNET]
+    # a network trained in two sessions: every epoch timed once, summed
+    for record, kind, resumed_at in ((before, "largest", [18]), (full, "smallest", [12])):
+        resumed = {r["kind"]: r for r in record["archs"]}[kind]
+        assert len(resumed["epoch_s"]) == record["epochs"] and len(resumed["sessions"]) == 2
+        assert resumed["resumed_at"] == resumed_at
+        assert resumed["train_s"] == pytest.approx(sum(resumed["epoch_s"]))
+    # SCRATCH_FULL measured the subnets of laptop.pt as shipped (their test accuracy in its
+    # log); X-scratch-full those of the one shipped on 2026-12-01 (84.0 / 76.6 %)
+    now, then = ({r["kind"]: r["test_acc_supernet"][SHIPPED_SUPERNET] for r in record["archs"]}
+                 for record in (full, before))
+    for kind, then_logged in (("largest", 0.8400), ("smallest", 0.7663)):
+        assert now[kind] == pytest.approx(shipped[f"test_acc_{kind}"], abs=0.0005)
+        assert then[kind] == pytest.approx(then_logged, abs=0.0005)
+        assert then[kind] != pytest.approx(shipped[f"test_acc_{kind}"], abs=0.005)
 
 
 def test_a_rerun_replaces_the_earlier_record(tmp_path):

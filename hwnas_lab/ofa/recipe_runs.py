@@ -15,10 +15,8 @@ from pathlib import Path
 
 RECIPE_RUNS = Path(__file__).resolve().parent / "weights" / "recipe_runs.jsonl"
 SCRATCH_BASELINE = "X-scratch"  # subnets trained alone for the shrinking proxies' 9 epochs
-SCRATCH_FULL = "X-scratch-full"  # ... and for laptop.pt's 24 epochs on 45,000 images, 2026-12-01
-# the supernets a scratch baseline measured, as the figures name them: laptop.pt was reshipped
-# (26 epochs) after X-scratch-full measured the one shipped on 2026-12-01
-SUPERNET_LABELS = {"laptop.pt": "laptop.pt of 2026-12-01 (24 epochs)"}
+SCRATCH_FULL = "X-scratch-full-26"  # ... and for the shipped laptop.pt's 26 epochs on 45,000
+# images (X-scratch-full did 24 against the laptop.pt shipped before it: RECIPE.md, section 4)
 
 
 @dataclass(frozen=True)
