@@ -1,11 +1,14 @@
 """``python -m hwnas_lab ofa eval | train | bench | search`` on the command line, good and bad input."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from hwnas_lab.blocks import arch_flops
 from hwnas_lab.cli import main as cli_main
+from hwnas_lab.ofa import commands
+from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import Arch, get_space
 from ofa_search_helpers import SPACE, fake_latency_model, synthetic_table
 
@@ -49,6 +52,8 @@ def test_eval_without_recalibration_says_so(ofa_smoke_run, cifar_root, capsys, m
     (["ofa", "bench", "--threads", "0"], "must be an integer >= 1, got 0"),
     (["ofa", "eval", "x", "--recal-batches", "-1"], "must be an integer >= 0, got -1"),
     (["ofa", "train", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
+    (["ofa", "train", "--preset", "smoke", "--out", "x", "--seed", "-1"],
+     "must be an integer >= 0, got -1"),
 ])
 def test_bad_numbers_fail_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -61,6 +66,23 @@ def test_train_on_cuda_without_a_gpu(tmp_path, capsys):
     assert cli_main(["ofa", "train", "--preset", "smoke", "--out", str(tmp_path / "r"),
                      "--device", "cuda"]) == 2
     assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+def test_train_seed_changes_only_the_seed(monkeypatch, tmp_path):
+    configs = []
+    monkeypatch.setattr(commands, "train_supernet", lambda config, *a, **k: configs.append(config))
+    for extra in ([], ["--seed", "3"]):
+        assert cli_main(["ofa", "train", "--preset", "laptop", "--out", str(tmp_path), *extra]) == 0
+    preset, seeded = configs
+    assert preset == get_shrink_config("laptop") and preset.seed == 0
+    assert seeded.seed == 3 and replace(seeded, seed=0) == preset
+
+
+def test_resume_with_another_seed_names_the_run_s_seed(ofa_smoke_run, capsys):
+    out, _ = ofa_smoke_run
+    assert cli_main(["ofa", "train", "--preset", "smoke", "--out", str(out), "--resume",
+                     "--seed", "5"]) == 2
+    assert "resume with --preset smoke --seed 0" in capsys.readouterr().err
 
 
 # ----- ofa search (notebook 06) ------------------------------------------------------------
