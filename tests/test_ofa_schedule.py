@@ -1,5 +1,7 @@
 """The schedule of progressive shrinking: phases, presets, config round trip, bad configs."""
 
+from dataclasses import replace
+
 import pytest
 
 from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, get_shrink_config
@@ -103,6 +105,18 @@ def test_config_rejects_bad_knobs(kw, match):
         ShrinkConfig(preset="smoke", phases=get_shrink_config("smoke").phases, **kw)
 
 
+def test_inplace_distillation_needs_the_largest_first_in_every_distilling_phase():
+    laptop = get_shrink_config("laptop")  # kernel: always=("largest",); depth, expand: both
+    assert replace(laptop, inplace_distillation=True).inplace_distillation
+    # the smoke preset's phases train no fixed subnet; the largest second is not the teacher
+    for phases in (get_shrink_config("smoke").phases,
+                   laptop.phases[:3] + (replace(laptop.phases[3], always=("smallest", "largest")),)):
+        with pytest.raises(ValueError, match="largest subnet must be trained in every step"):
+            replace(laptop, phases=phases, inplace_distillation=True)
+    undistilled = tuple(replace(p, kd=0.0) for p in get_shrink_config("smoke").phases)
+    ShrinkConfig(preset="smoke", phases=undistilled, inplace_distillation=True)  # no teacher needed
+
+
 def test_knobs_round_trip_and_old_configs_still_load():
     phases = (Phase("largest", 3, 0.1, (7,), (6,), (4,), kd=0.0, r=(32,)),
               Phase("expand", 5, 0.05, n_subnets=1, always=("smallest",)),
@@ -110,7 +124,7 @@ def test_knobs_round_trip_and_old_configs_still_load():
     config = ShrinkConfig(preset="smoke", phases=phases, ema_decay=0.99, eval_every=2)
     assert ShrinkConfig.from_dict(config.to_dict()) == config
     old = get_shrink_config("smoke").to_dict()  # saved before the knobs existed
-    for key in ("ema_decay", "eval_every"):
+    for key in ("ema_decay", "eval_every", "inplace_distillation"):
         old.pop(key)
     for phase in old["phases"]:
         phase.pop("r"), phase.pop("always"), phase.pop("r_by_epoch")

@@ -180,3 +180,17 @@ def test_resume_with_ema_matches_uninterrupted_run(tmp_path, one_thread):
                          device="cpu", log=lambda s: None)
     for key, value in ref["model"].items():
         assert torch.allclose(got["model"][key].float(), value.float(), atol=1e-5), key
+
+
+def test_inplace_distillation_in_a_run(tmp_path, one_thread, monkeypatch):
+    """No frozen teacher is made or saved; the distilling phase still trains and validates."""
+    config, data = _knob_run()
+    sandwich = replace(config.phases[1], always=("largest", "smallest"))
+    config = replace(config, phases=(config.phases[0], sandwich), inplace_distillation=True)
+    monkeypatch.setattr(shrink, "make_teacher", None)  # calling it would fail the run
+    final = train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                           log=lambda s: None)
+    assert final["done"] and load_checkpoint(tmp_path / "run" / LAST)["teacher"] is None
+    expand = [r for r in final["history"] if r["phase"] == "expand"]
+    assert len(expand) == 2 and all(0 < r["train_loss"] < 10 for r in expand)
+    assert 0 <= final["test_acc_largest"] <= 1

@@ -1,6 +1,7 @@
 """One step of progressive shrinking: the distillation loss, a step that learns, the loop's
-step as sampling then stepping, the sandwich subnets first."""
+step as sampling then stepping, the sandwich subnets first, in-place distillation."""
 
+import copy
 import dataclasses
 import random
 
@@ -94,3 +95,39 @@ def test_sample_phase_puts_the_sandwich_subnets_first():
     rng_a, rng_b = random.Random(3), random.Random(3)
     assert sample_phase(SPACE, plain, 24, rng_a) == [SPACE.sample(rng_b, r=(24,)) for _ in range(2)]
     assert archs[2:] == sample_phase(SPACE, plain, 28, random.Random(0))
+
+
+def test_inplace_distillation_the_largest_teaches_the_others(one_thread):
+    """With ``inplace=True`` the first subnet (the largest) learns from the labels alone and
+    its logits, detached, are the other subnets' teacher; the frozen teacher is never run.
+    Caught: distilling from the frozen teacher, not distilling at all, a wrong weight or
+    temperature, the largest's loss missing."""
+    phase = dataclasses.replace(get_shrink_config("laptop").phases[-1], n_subnets=1, kd=0.7)
+    X, y = torch.randn(8, 3, 24, 24), torch.arange(8) % 10
+    archs = sample_phase(SPACE, phase, 24, random.Random(0))
+    assert archs[0] == SPACE.uniform(7, 6, 4, 24)
+    torch.manual_seed(0)
+    net = OFASupernet(SPACE).train()
+    by_hand = copy.deepcopy(net)
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+
+    outs = SubnetBatch(by_hand)(X, archs)
+    soft = outs[0].detach()
+    expected = criterion(outs[0], y) + sum(criterion(o, y) + 0.7 * distillation_loss(o, soft, 2.0)
+                                           for o in outs[1:])
+    opt_hand = torch.optim.SGD(by_hand.parameters(), lr=0.1)
+    expected.backward()
+    opt_hand.step()
+
+    class Unused(nn.Module):
+        def forward(self, X):
+            raise AssertionError("in-place distillation ran the frozen teacher")
+
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss = shrink_step(SubnetBatch(net), Unused(), opt, X, y, archs, phase, criterion, 2.0,
+                       inplace=True)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    plain = criterion(outs[0], y) + sum(criterion(o, y) for o in outs[1:])
+    assert abs(loss.item() - plain.item()) > 1e-3  # the distillation terms are in it
+    for (name, a), b in zip(net.state_dict().items(), by_hand.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name

@@ -112,7 +112,7 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
                 archs = sample_phase(space, phase, r, rng)
                 t0 = time.perf_counter()
                 shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
-                            criterion, config.kd_temperature)
+                            criterion, config.kd_temperature, config.inplace_distillation)
                 if i:  # the first step of a phase is warm-up
                     times.append(time.perf_counter() - t0)
             q1, med, q3 = quartiles(times)
@@ -157,7 +157,8 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
     subnet at full resolution (``largest_img_s``, e.g. measured by ``bench_step_ratio``).
 
     Each step's cost is taken proportional to FLOPs: the sampled subnets' training FLOPs plus
-    the teacher's forward pass (one third of a training step), averaged over ``n_samples``
+    the frozen teacher's forward pass (one third of a training step; none with in-place
+    distillation), averaged over ``n_samples``
     draws of the phase's choices. FLOPs are not latency (notebook 00): small depthwise-heavy
     subnets run at fewer FLOP/s, so this is a lower bound for the shrinking phases.
     """
@@ -174,7 +175,7 @@ def estimate_from_flops(config: ShrinkConfig, largest_img_s: float, n_samples: i
         for _ in range(n_samples):
             r = rng.choice(phase.resolutions(space))
             cost = sum(arch_flops(space, a) for a in sample_phase(space, phase, r, rng))
-            if phase.kd > 0:
+            if phase.kd > 0 and not config.inplace_distillation:
                 cost += arch_flops(space, space.sample(rng, ks=(max(space.ks_choices),),
                                                       e=(max(space.e_choices),),
                                                       d=(max(space.d_choices),), r=(r,))) / 3

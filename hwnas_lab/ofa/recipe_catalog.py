@@ -334,6 +334,14 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                          laptop_shrinking(largest_epochs=22,
                                                           lrs=(0.003, 0.01, 0.01)),
                                          "L-laptop-22ep"),
+    "F-laptop-22ep-inplace": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of "
+                              "2026-12-02) with in-place distillation: the largest subnet of "
+                              "each step, trained on the labels, teaches the others instead "
+                              "of a frozen copy of phase 1's network. The teacher's forward "
+                              "pass is saved; are both targets kept?",
+                              replace(laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01)),
+                                      inplace_distillation=True),
+                              "L-laptop-22ep"),
 }
 
 # the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what

@@ -17,7 +17,8 @@ Recipe knobs beyond OFA's schedule (scripts/ofa_recipe.py measures them; off by 
 the laptop preset uses the sandwich rule):
 a phase's own resolutions (``Phase.r``), subnets trained in every step besides the random
 ones (``Phase.always``, the sandwich rule), a moving average of the weights
-(``ShrinkConfig.ema_decay``) and validation every N epochs (``eval_every``).
+(``ShrinkConfig.ema_decay``), validation every N epochs (``eval_every``) and the largest
+subnet of each step as the teacher instead of a frozen copy (``inplace_distillation``).
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ class ShrinkConfig(OptimConfig):
     ema_decay: float = 0.0  # per-step moving average of the weights (hwnas_lab.ema; 0: off);
     #   when on, evaluations, the teacher and the saved supernet use the average
     eval_every: int = 1  # validate every N epochs (and always at the end of a phase)
+    inplace_distillation: bool = False  # no frozen teacher: in each distilling step the
+    #   largest subnet (first in the phase's ``always``) learns from the labels and teaches
+    #   the step's other subnets (shrink_step.shrink_step)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -178,6 +182,10 @@ class ShrinkConfig(OptimConfig):
             raise ValueError(f"ShrinkConfig.kd_temperature must be > 0, got {self.kd_temperature!r}")
         for phase in self.phases:
             phase.resolutions(self.space)  # a resolution outside the space: ValueError
+            if self.inplace_distillation and phase.kd > 0 and phase.always[:1] != ("largest",):
+                raise ValueError(f"Phase {phase.name!r} distils (kd={phase.kd}) in place, so the "
+                                 "largest subnet must be trained in every step as its teacher: "
+                                 f"give always=('largest', ...) (got {phase.always!r}) or kd=0")
 
     @property
     def space(self) -> SearchSpace:

@@ -5,7 +5,8 @@ Deployment", ICLR 2020 (Section 3.3). The schedule (which phase samples what) is
 :mod:`hwnas_lab.ofa.schedule`, one step (sampling, distillation, one backward) is
 :mod:`hwnas_lab.ofa.shrink_step`; this module runs them, phase after phase, with a
 checkpoint after every epoch. We train the largest network ourselves in phase 1 and freeze
-a copy of it as the teacher of the later phases. ``evaluate_subnet`` measures one subnet
+a copy of it as the teacher of the later phases (or, with ``inplace_distillation``, let the
+largest subnet of each step teach the others). ``evaluate_subnet`` measures one subnet
 after BN recalibration.
 
 The optimiser, its weight-decay split and the per-step cosine schedule are
@@ -200,7 +201,7 @@ class _Run:
             self.net.reorder_channels()
             if self.ema is not None:  # the average's channels are in the old order: restart
                 self.ema.reset(self.net)
-        if phase.kd > 0 and self.teacher is None:
+        if phase.kd > 0 and self.teacher is None and not self.config.inplace_distillation:
             self.teacher = make_teacher(self.best, None, self.ctx.device, self.memory_format)
         opt = make_optimizer(self.net, self.config, phase.lr)
         sched = make_scheduler(opt, self.steps * phase.epochs,
@@ -252,7 +253,8 @@ class _Run:
             X = resize(X, r).contiguous(memory_format=self.memory_format)
             lr = opt.param_groups[0]["lr"]
             loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
-                                    config.kd_temperature, model=self.model)
+                                    config.kd_temperature, model=self.model,
+                                    inplace=config.inplace_distillation)
             sched.step()
             if self.ema is not None:
                 self.ema.update(self.net)
