@@ -297,6 +297,9 @@ def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epoch
     return replace(LAPTOP, phases=phases + ((final,) if final is not None else ()))
 
 
+# F-laptop-22ep-lr0.01-kernel0.003 below: the laptop preset since 2026-12-02
+LAPTOP_22EP = laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01))
+
 FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)
     "F-laptop-kernel": ("the laptop preset with the largest subnet also trained in every kernel "
                         "step (does the largest keep phase 1's accuracy through shrinking?)",
@@ -331,17 +334,21 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                          "0.003: that step cost the largest most of what "
                                          "shrinking at lr 0.01 took (0.8 of 1.1 validation "
                                          "points); is 85 % kept if it costs almost nothing?",
-                                         laptop_shrinking(largest_epochs=22,
-                                                          lrs=(0.003, 0.01, 0.01)),
-                                         "L-laptop-22ep"),
+                                         LAPTOP_22EP, "L-laptop-22ep"),
     "F-laptop-22ep-inplace": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of "
                               "2026-12-02) with in-place distillation: the largest subnet of "
                               "each step, trained on the labels, teaches the others instead "
                               "of a frozen copy of phase 1's network. The teacher's forward "
                               "pass is saved; are both targets kept?",
-                              replace(laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01)),
-                                      inplace_distillation=True),
+                              replace(LAPTOP_22EP, inplace_distillation=True),
                               "L-laptop-22ep"),
+    "F-laptop-22ep-n1": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of 2026-12-02) "
+                         "with one random subnet per depth and expand step, not two, beside "
+                         "the largest and smallest: about 4 minutes less; what does it cost "
+                         "the two targets (and the subnets between them)?",
+                         replace(LAPTOP_22EP, phases=tuple(replace(p, n_subnets=1)
+                                                           for p in LAPTOP_22EP.phases)),
+                         "L-laptop-22ep"),
 }
 
 # the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what
