@@ -6,6 +6,7 @@
     python scripts/ofa_recipe.py profile                   # where a training step spends time
     python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
     python scripts/ofa_recipe.py run X-scratch-full-26     # ... against the shipped supernet
+    python scripts/ofa_recipe.py subnets laptop.pt F-laptop-22ep-n1   # same subnets, each supernet
 
 The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
 ``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it
@@ -27,7 +28,7 @@ import torch
 
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SCRATCH, SPACE
-from hwnas_lab.ofa.recipe_experiments import run
+from hwnas_lab.ofa.recipe_experiments import compare_subnets, run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 
 
@@ -113,6 +114,28 @@ def profile(threads: int, batch: int, repeats: int) -> None:
                 print(line)
 
 
+def subnets_table(rows: list[dict]) -> str:
+    """``compare_subnets``'s rows as a markdown table: test % per supernet, the others minus
+    the first, and the mean over the subnets between the largest and the smallest."""
+    names = [k for k in rows[0] if k not in ("kind", "arch")]
+    first, others = names[0], names[1:]
+    lines = ["| subnet | arch | " + " | ".join(f"{n} %" for n in names)
+             + "".join(f" | {n} - {first}" for n in others) + " |",
+             "|---|---|" + "---|" * (len(names) + len(others))]
+    middle = [r for r in rows if r["kind"] not in ("largest", "smallest")]
+    mean = lambda key: sum(100 * r[key] for r in middle) / len(middle)  # noqa: E731
+    for r in rows:
+        arch = r["arch"].replace("|", "\\|")  # the stages' separator, not a cell's
+        lines.append(f"| {r['kind']} | `{arch}` | "
+                     + " | ".join(f"{100 * r[n]:.2f}" for n in names)
+                     + "".join(f" | {100 * (r[n] - r[first]):+.2f}" for n in others) + " |")
+    if middle:
+        lines.append(f"| mean of the {len(middle)} between | | "
+                     + " | ".join(f"{mean(n):.2f}" for n in names)
+                     + "".join(f" | {mean(n) - mean(first):+.2f}" for n in others) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     tb = sub.add_parser("table", help="markdown table of finished runs")
     tb.add_argument("names", nargs="+")
     tb.add_argument("--results", type=Path, default=RECIPE_RUNS)
+    sb = sub.add_parser("subnets", help="the same subnets' test accuracy in several supernets")
+    sb.add_argument("names", nargs="+", help="finished experiments, or laptop.pt (the shipped)")
+    sb.add_argument("--draws", type=int, default=8, help="random subnets besides the four "
+                    "of the scratch baselines")
+    sb.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     pr = sub.add_parser("profile", help="where a training step of the largest subnet spends time")
     pr.add_argument("--threads", type=int, default=2)
     pr.add_argument("--batch", type=int, default=128)
@@ -145,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             show(name, spec.epochs, spec.per_class, f": {spec.description}")
     elif args.command == "table":
         print(table(args.names, args.results))
+    elif args.command == "subnets":
+        print(subnets_table(compare_subnets(args.names, args.draws, device=args.device)))
     elif args.command == "profile":
         profile(args.threads, args.batch, args.repeats)
     else:

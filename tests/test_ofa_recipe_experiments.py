@@ -140,6 +140,45 @@ def test_table_reads_the_latest_result_of_each_run(recipe, tmp_path):
         recipe.table(["C"], results)
 
 
+def test_subnets_table_compares_supernets_on_the_same_subnets(recipe):
+    rows = [{"kind": "largest", "arch": "r32 | k7e6", "A": 0.85, "B": 0.86},
+            {"kind": "smallest", "arch": "r24 | k3e3", "A": 0.75, "B": 0.70},
+            {"kind": "random-1", "arch": "r28 | k5e4", "A": 0.80, "B": 0.78},
+            {"kind": "draw-1", "arch": "r24 | k3e6", "A": 0.79, "B": 0.78}]
+    lines = recipe.subnets_table(rows).splitlines()
+    assert lines[0] == "| subnet | arch | A % | B % | B - A |"
+    assert lines[2] == "| largest | `r32 \\| k7e6` | 85.00 | 86.00 | +1.00 |"
+    # the mean leaves out the largest and the smallest: (80 + 79) / 2 against (78 + 78) / 2
+    assert lines[-1] == "| mean of the 2 between | | 79.50 | 78.00 | -1.50 |"
+
+
+def test_compare_subnets_measures_the_same_subnets_in_each_supernet(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.checkpoint import checkpoint, save_checkpoint
+    from ofa_search_helpers import tiny_data
+
+    monkeypatch.setattr(rx, "_proxy_data", lambda per_class: SimpleNamespace(
+        train=tiny_data(16), test=tiny_data(8, seed=1)))
+    with pytest.raises(FileNotFoundError, match="run `python scripts/ofa_recipe.py run S-a`"):
+        rx.compare_subnets(["S-a"], root=tmp_path)
+    torch.manual_seed(0)
+    (tmp_path / "S-a").mkdir()
+    save_checkpoint(checkpoint(OFASupernet(get_space("cpu")), rx.EXPERIMENTS["S-base"].config,
+                               {"phase": 6, "epoch": 0, "history": [], "elapsed_s": 1.0,
+                                "done": True}), tmp_path / "S-a" / FINAL)
+    rows = rx.compare_subnets([SHIPPED_SUPERNET, "S-a"], draws=2, root=tmp_path)
+    assert [r["kind"] for r in rows] == ["largest", "smallest", "random-1", "random-2",
+                                        "draw-1", "draw-2"]
+    scratch = rx.scratch_archs()  # the baselines' subnets first, then the draws
+    assert [r["arch"] for r in rows[:4]] == [str(a) for a in scratch.values()]
+    assert len({r["arch"] for r in rows}) == 6
+    assert all(0 <= r[n] <= 1 for r in rows for n in (SHIPPED_SUPERNET, "S-a"))
+    again = rx.compare_subnets([SHIPPED_SUPERNET], draws=2, root=tmp_path)
+    assert [r[SHIPPED_SUPERNET] for r in again] == [r[SHIPPED_SUPERNET] for r in rows]
+
+
 def test_list_counts_the_epochs_each_run_trains(recipe, capsys):
     assert recipe.main(["list"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}

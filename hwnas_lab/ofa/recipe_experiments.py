@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import resource
 import subprocess
 import time
@@ -132,6 +133,39 @@ def _supernet(name: str, root: Path):
     return _finished_supernet(name, root)
 
 
+def scratch_archs() -> dict:
+    """The architectures every ``SCRATCH`` baseline trains alone: the largest, the smallest
+    and two drawn with ``random.Random(0)``."""
+    rng = random.Random(0)
+    return {"largest": SPACE.largest(), "smallest": SPACE.smallest(),
+            "random-1": SPACE.sample(rng), "random-2": SPACE.sample(rng)}
+
+
+def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
+                    root: Path | None = None, device: str | None = "cpu") -> list[dict]:
+    """The same subnets measured in several supernets (finished experiments or
+    ``SHIPPED_SUPERNET``): test accuracy on all 10,000 images after BN recalibration (10
+    batches, seed 0) of ``scratch_archs`` and ``draws`` more drawn with
+    ``random.Random(seed)``. What a change of recipe costs the subnets between the largest
+    and the smallest, which the targets do not see. One dict per subnet: kind, arch, then
+    one accuracy per name."""
+    from hwnas_lab.ofa.shrink import evaluate_subnet
+
+    root, device = Path(root or cache_dir("recipe")), _device(device)
+    nets = {n: _supernet(n, root) for n in names}
+    data = _proxy_data(None)
+    rng = random.Random(seed)
+    archs = {**scratch_archs(), **{f"draw-{i + 1}": SPACE.sample(rng) for i in range(draws)}}
+    rows = []
+    with torch_threads(2):
+        for kind, arch in archs.items():
+            rows.append({"kind": kind, "arch": str(arch),
+                         **{n: evaluate_subnet(net.to(device), arch, data.train, data.test, 10,
+                                               seed=0, device=device)
+                            for n, net in nets.items()}})
+    return rows
+
+
 def run_scratch(name: str, results: Path, progress: bool = True, device: str | None = "cpu",
                 root: Path | None = None) -> dict:
     """Train each architecture of ``SCRATCH[name]`` alone, the cheapest first (one finished
@@ -140,8 +174,6 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     checkpoint of its last epoch and the machine of each session that trained it, so an
     interruption loses at most one epoch), measure the same subnets of its supernets, append
     the results line and return it."""
-    import random
-
     from hwnas_lab.blocks import arch_flops, build_net
     from hwnas_lab.latency.table_file import write_json
     from hwnas_lab.ofa.shrink import evaluate_subnet
@@ -156,9 +188,7 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
                       crop_padding=recipe.crop_padding, seed=recipe.seed)
     nets = {s: _supernet(s, root) for s in spec.supernets}
     data = _proxy_data(spec.per_class)
-    rng = random.Random(0)
-    archs = {"largest": SPACE.largest(), "smallest": SPACE.smallest(),
-             "random-1": SPACE.sample(rng), "random-2": SPACE.sample(rng)}
+    archs = scratch_archs()
     out = root / name
     run_start = _start()
     rows = {}
