@@ -344,11 +344,18 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                               "L-laptop-22ep"),
     "F-laptop-22ep-n1": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of 2026-12-02) "
                          "with one random subnet per depth and expand step, not two, beside "
-                         "the largest and smallest: about 4 minutes less; what does it cost "
-                         "the two targets (and the subnets between them)?",
+                         "the largest and smallest (estimated: about 4 minutes less): what "
+                         "does it cost the two targets (and the subnets between them)?",
                          replace(LAPTOP_22EP, phases=tuple(replace(p, n_subnets=1)
                                                            for p in LAPTOP_22EP.phases)),
                          "L-laptop-22ep"),
+    "F-laptop-22ep-depth0.003": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of "
+                                 "2026-12-02) with the depth step at peak lr 0.003 too: it "
+                                 "cost the largest 1.1 of the 1.3 validation points shrinking "
+                                 "took; does a gentler depth step leave it a margin over 85 %, "
+                                 "and at what cost to the smallest and the subnets between?",
+                                 laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.003, 0.01)),
+                                 "L-laptop-22ep"),
 }
 
 # the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what
