@@ -175,6 +175,8 @@ def test_compare_subnets_measures_the_same_subnets_in_each_supernet(tmp_path, mo
     assert [r["arch"] for r in rows[:4]] == [str(a) for a in scratch.values()]
     assert len({r["arch"] for r in rows}) == 6
     assert all(0 <= r[n] <= 1 for r in rows for n in (SHIPPED_SUPERNET, "S-a"))
+    with pytest.raises(ValueError, match="draws"):
+        rx.compare_subnets([SHIPPED_SUPERNET], draws=-1, root=tmp_path)
     again = rx.compare_subnets([SHIPPED_SUPERNET], draws=2, root=tmp_path)
     assert [r[SHIPPED_SUPERNET] for r in again] == [r[SHIPPED_SUPERNET] for r in rows]
 

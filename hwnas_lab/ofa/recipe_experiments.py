@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from hwnas_lab.config import cache_dir, torch_threads
+from hwnas_lab.config import cache_dir, check_int, torch_threads
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.checkpoint import (FINAL, LAST, SHIPPED_DIR, checkpoint, load_checkpoint,
                                       load_supernet, save_checkpoint, supernet_from_checkpoint)
@@ -151,8 +151,9 @@ def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
     one accuracy per name."""
     from hwnas_lab.ofa.shrink import evaluate_subnet
 
+    check_int("draws", draws, minimum=0)
     root, device = Path(root or cache_dir("recipe")), _device(device)
-    nets = {n: _supernet(n, root) for n in names}
+    nets = {n: _supernet(n, root).to(device) for n in names}
     data = _proxy_data(None)
     rng = random.Random(seed)
     archs = {**scratch_archs(), **{f"draw-{i + 1}": SPACE.sample(rng) for i in range(draws)}}
@@ -160,8 +161,8 @@ def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
     with torch_threads(2):
         for kind, arch in archs.items():
             rows.append({"kind": kind, "arch": str(arch),
-                         **{n: evaluate_subnet(net.to(device), arch, data.train, data.test, 10,
-                                               seed=0, device=device)
+                         **{n: evaluate_subnet(net, arch, data.train, data.test, 10, seed=0,
+                                               device=device)
                             for n, net in nets.items()}})
     return rows
 
