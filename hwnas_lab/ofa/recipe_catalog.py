@@ -356,6 +356,14 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                  "and at what cost to the smallest and the subnets between?",
                                  laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.003, 0.01)),
                                  "L-laptop-22ep"),
+    "F-laptop-22ep-nokernel": ("F-laptop-22ep-lr0.01-kernel0.003 (the laptop preset of "
+                               "2026-12-02) without its kernel step: the depth step, which "
+                               "samples every kernel size anyway, opens kernel and depth "
+                               "together. It saves the kernel epoch (346 s in the shipped run); "
+                               "are both targets and the subnets between kept?",
+                               replace(LAPTOP_22EP, phases=(LAPTOP_22EP.phases[0],
+                                                            *LAPTOP_22EP.phases[2:])),
+                               "L-laptop-22ep"),
 }
 
 # the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what
