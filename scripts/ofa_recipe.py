@@ -7,6 +7,7 @@
     python scripts/ofa_recipe.py run X-scratch             # subnets trained alone, same epochs
     python scripts/ofa_recipe.py run X-scratch-full-26     # ... against the shipped supernet
     python scripts/ofa_recipe.py subnets laptop.pt F-laptop-22ep-n1   # same subnets, each supernet
+    python scripts/ofa_recipe.py remeasure X-scratch-full-26   # ... against a reshipped laptop.pt
 
 The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
 ``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it
@@ -28,7 +29,7 @@ import torch
 
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SCRATCH, SPACE
-from hwnas_lab.ofa.recipe_experiments import compare_subnets, run
+from hwnas_lab.ofa.recipe_experiments import compare_subnets, remeasure_supernets, run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 
 
@@ -153,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--draws", type=int, default=8, help="random subnets besides the four "
                     "of the scratch baselines")
     sb.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    rm = sub.add_parser("remeasure", help="a baseline's networks alone against its supernets "
+                        "as they are now (a reshipped laptop.pt); no retraining")
+    rm.add_argument("names", nargs="+", help="finished baselines (X-scratch-*)")
+    rm.add_argument("--results", type=Path, default=RECIPE_RUNS)
+    rm.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     pr = sub.add_parser("profile", help="where a training step of the largest subnet spends time")
     pr.add_argument("--threads", type=int, default=2)
     pr.add_argument("--batch", type=int, default=128)
@@ -175,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(args.names, args.results))
     elif args.command == "subnets":
         print(subnets_table(compare_subnets(args.names, args.draws, device=args.device)))
+    elif args.command == "remeasure":
+        for name in args.names:
+            remeasure_supernets(name, args.results, device=args.device)
     elif args.command == "profile":
         profile(args.threads, args.batch, args.repeats)
     else:

@@ -12,7 +12,7 @@ import torch
 
 from hwnas_lab.ofa import recipe_experiments as rx
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, load_checkpoint
-from hwnas_lab.ofa.recipe_catalog import LAPTOP, SHIPPED_SUPERNET, Scratch
+from hwnas_lab.ofa.recipe_catalog import LAPTOP, LAPTOP_22EP, SHIPPED_SUPERNET, Scratch
 from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import get_space
@@ -77,9 +77,15 @@ def test_experiments_are_well_formed():
     assert all_gentler == (kept[0], *(replace(p, lr=0.01) for p in kept[1:]))
     kernel_gentlest = rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config.phases
     assert kernel_gentlest == (kept[0], replace(kept[1], lr=0.003), *all_gentler[2:])
-    # the run that met both targets is the laptop preset now; LAPTOP keeps the one before it
-    assert rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config == get_shrink_config("laptop")
-    assert get_shrink_config("laptop") != LAPTOP
+    # the preset of 2026-12-02 (LAPTOP_22EP; LAPTOP keeps the one before it); the preset now
+    # is it without the kernel step, whose epoch went to phase 1
+    assert rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config == LAPTOP_22EP != LAPTOP
+    nokernel = rx.EXPERIMENTS["F-laptop-22ep-nokernel"]
+    assert nokernel.init == "L-laptop-22ep" and nokernel.init_phases == 1
+    assert nokernel.config.phases == (kept[0], *kernel_gentlest[2:])
+    now = get_shrink_config("laptop")
+    assert now.phases == (replace(kept[0], epochs=23), *kernel_gentlest[2:])
+    assert replace(now, phases=nokernel.config.phases) == nokernel.config
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
@@ -257,11 +263,54 @@ def test_scratch_baseline_trains_each_arch_once_and_resumes(tmp_path, monkeypatc
         rx.run("X-t", tmp_path / "r.jsonl", progress=False)
 
 
-# X-scratch-full: the preset before the current one (20 + 4 epochs, warm-up 1 of 20);
-# X-scratch-full-26: the current laptop preset (22 + 4, warm-up 1 of 22)
+def test_remeasure_measures_the_supernets_now_and_keeps_the_networks_alone(tmp_path,
+                                                                            monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas_lab.ofa import OFASupernet
+    from hwnas_lab.ofa.checkpoint import checkpoint, save_checkpoint
+    from ofa_search_helpers import tiny_data
+
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(rx, "SCRATCH", {"X-t": Scratch("two epochs", 2, ("S-a",),
+                                                       rx.EXPERIMENTS["L-full-res"].config)})
+    monkeypatch.setattr(rx, "_proxy_data", lambda per_class: SimpleNamespace(
+        train=tiny_data(16), test=tiny_data(8, seed=1)))
+    results = tmp_path / "r.jsonl"
+    with pytest.raises(ValueError, match="not a baseline of networks trained alone"):
+        rx.remeasure_supernets("S-base", results)
+    with pytest.raises(ValueError, match="first with `python scripts/ofa_recipe.py run X-t`"):
+        rx.remeasure_supernets("X-t", results)
+    torch.manual_seed(0)
+    (tmp_path / "recipe" / "S-a").mkdir(parents=True)
+    save_checkpoint(checkpoint(OFASupernet(get_space("cpu")), rx.EXPERIMENTS["S-base"].config,
+                               {"phase": 6, "epoch": 0, "history": [], "elapsed_s": 1.0,
+                                "done": True}), tmp_path / "recipe" / "S-a" / FINAL)
+    archs = rx.scratch_archs()
+    old = {"name": "X-t", "description": "then", "supernets": ["S-a"], "date": "2026-12-02",
+           "archs": [{"kind": k, "arch_str": str(a), "test_acc_alone": 0.9,
+                      "test_acc_supernet": {"S-a": 2.0}} for k, a in archs.items()]}
+    results.write_text(json.dumps(old) + "\n")
+    new = rx.remeasure_supernets("X-t", results)
+    now = {r["kind"]: r["S-a"] for r in rx.compare_subnets(["S-a"], draws=0,
+                                                           root=tmp_path / "recipe")}
+    assert [r["test_acc_supernet"]["S-a"] for r in new["archs"]] == [now[k] for k in archs]
+    assert all(r["test_acc_supernet_before"] == {"S-a": 2.0} and r["test_acc_alone"] == 0.9
+               for r in new["archs"])  # the networks alone are not retrained
+    assert (new["date"], new["description"]) == ("2026-12-02", "two epochs")
+    assert new["supernets_measured"]["date"] and new["supernets_measured"]["machine"]
+    assert len(results.read_text().splitlines()) == 2  # the earlier record stays in the file
+    assert load_runs(results)["X-t"] == json.loads(json.dumps(new))
+    other = dict(old, archs=[dict(old["archs"][0], arch_str="r32 | k3e3")])
+    results.write_text(json.dumps(other) + "\n")
+    with pytest.raises(ValueError, match="another space or seed"):
+        rx.remeasure_supernets("X-t", results)
+
+
+# X-scratch-full: the preset of 2026-12-01 (20 + 4 epochs, warm-up 1 of 20); X-scratch-full-26:
+# that of 2026-12-02 (22 + 4, warm-up 1 of 22), as many epochs as the preset now (23 + 3)
 @pytest.mark.parametrize("name, preset, epochs, warmup", [
-    ("X-scratch-full", LAPTOP, 24, 1.2), ("X-scratch-full-26", get_shrink_config("laptop"), 26,
-                                          26 / 22)])
+    ("X-scratch-full", LAPTOP, 24, 1.2), ("X-scratch-full-26", LAPTOP_22EP, 26, 26 / 22)])
 def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_images(
         name, preset, epochs, warmup, tmp_path, monkeypatch):
     from types import SimpleNamespace

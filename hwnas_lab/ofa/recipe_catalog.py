@@ -190,46 +190,6 @@ SHRINKING = {
        for t in (2, 4)},
 }
 
-SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as a Scratch.supernets entry
-
-
-@dataclass(frozen=True)
-class Scratch:
-    """Architectures of the space trained alone, beside the same subnets of supernets."""
-
-    description: str  # the question it answers
-    epochs: int  # per architecture trained alone
-    supernets: tuple[str, ...]  # experiments (or SHIPPED_SUPERNET) whose subnets are measured
-    recipe: ShrinkConfig  # its first phase's lr and warm-up share, its batch, weight decay,
-    #   label smoothing, crop padding and seed train the architectures alone
-    per_class: int | None = PROXY  # training images per class (None: all 4,500)
-
-
-# The largest, the smallest and two random subnets trained alone, each for as many epochs as
-# a supernet had in all, beside the same subnets of that supernet (BN recalibrated, no
-# fine-tuning): OFA's central claim, at the proxies' budget (L-full-res's 4 + 5 epochs) and
-# at the shipped supernet's, on all 45,000 images: LAPTOP's 24 epochs against laptop.pt as
-# shipped on 2026-12-01 (a rerun would measure the 26-epoch one shipped since), and the
-# laptop preset's 26 against that one.
-LAPTOP_NOW = get_shrink_config("laptop")
-SCRATCH = {
-    "X-scratch": Scratch("the largest, the smallest and two random subnets, each trained alone "
-                         "for 9 epochs with phase 1's recipe, against the same subnets of "
-                         "S-base and S-sandwich", 9, ("S-base", "S-sandwich"),
-                         LARGEST[SHRINK_FROM][1]),
-    "X-scratch-full": Scratch("the same four architectures, each trained alone on all 45,000 "
-                              "images for the shipped supernet's 24 epochs with the laptop "
-                              "preset's phase-1 recipe, against the same subnets of the "
-                              "shipped supernet", sum(p.epochs for p in LAPTOP.phases),
-                              (SHIPPED_SUPERNET,), LAPTOP, per_class=None),
-    "X-scratch-full-26": Scratch("the same four architectures, each trained alone on all 45,000 "
-                                 "images for the laptop preset's 26 epochs with its phase-1 "
-                                 "recipe, against the same subnets of the supernet shipped on "
-                                 "2026-12-02", sum(p.epochs for p in LAPTOP_NOW.phases),
-                                 (SHIPPED_SUPERNET,), LAPTOP_NOW, per_class=None),
-}
-
-
 def full_budget(epochs: int, always: tuple[str, ...] = SANDWICH, **config) -> ShrinkConfig:
     """Every kept change on all 45,000 training images: ``epochs`` of phase 1 (elastic
     resolution, peak lr 0.2), then ``three_phases(always)``; validation every 4
@@ -299,6 +259,45 @@ def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epoch
 
 # F-laptop-22ep-lr0.01-kernel0.003 below: the laptop preset since 2026-12-02
 LAPTOP_22EP = laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01))
+
+SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as a Scratch.supernets entry
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Architectures of the space trained alone, beside the same subnets of supernets."""
+
+    description: str  # the question it answers
+    epochs: int  # per architecture trained alone
+    supernets: tuple[str, ...]  # experiments (or SHIPPED_SUPERNET) whose subnets are measured
+    recipe: ShrinkConfig  # its first phase's lr and warm-up share, its batch, weight decay,
+    #   label smoothing, crop padding and seed train the architectures alone
+    per_class: int | None = PROXY  # training images per class (None: all 4,500)
+
+
+# The largest, the smallest and two random subnets trained alone, each for as many epochs as
+# a supernet had in all, beside the same subnets of that supernet (BN recalibrated, no
+# fine-tuning): OFA's central claim, at the proxies' budget (L-full-res's 4 + 5 epochs) and
+# at the shipped supernet's, on all 45,000 images: LAPTOP's 24 epochs against laptop.pt as
+# shipped on 2026-12-01 (a rerun would measure the 26-epoch one shipped since), and the
+# laptop preset's 26 against that one.
+SCRATCH = {
+    "X-scratch": Scratch("the largest, the smallest and two random subnets, each trained alone "
+                         "for 9 epochs with phase 1's recipe, against the same subnets of "
+                         "S-base and S-sandwich", 9, ("S-base", "S-sandwich"),
+                         LARGEST[SHRINK_FROM][1]),
+    "X-scratch-full": Scratch("the same four architectures, each trained alone on all 45,000 "
+                              "images for the shipped supernet's 24 epochs with the laptop "
+                              "preset's phase-1 recipe, against the same subnets of the "
+                              "shipped supernet", sum(p.epochs for p in LAPTOP.phases),
+                              (SHIPPED_SUPERNET,), LAPTOP, per_class=None),
+    "X-scratch-full-26": Scratch("the same four architectures, each trained alone on all 45,000 "
+                                 "images for the laptop preset's 26 epochs with its phase-1 "
+                                 "recipe, against the same subnets of the supernet shipped on "
+                                 "2026-12-02", sum(p.epochs for p in LAPTOP_22EP.phases),
+                                 (SHIPPED_SUPERNET,), LAPTOP_22EP, per_class=None),
+}
+
 
 FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)
     "F-laptop-kernel": ("the laptop preset with the largest subnet also trained in every kernel "

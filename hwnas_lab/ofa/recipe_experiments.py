@@ -236,6 +236,51 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     return record
 
 
+def remeasure_supernets(name: str, results: Path, device: str | None = "cpu",
+                        root: Path | None = None) -> dict:
+    """The networks of the finished baseline ``name`` (its latest record in ``results``)
+    against the same subnets of its supernets as they are now, e.g. a reshipped
+    ``laptop.pt``: only the supernets' side is measured again (test split, BN recalibrated
+    as ``run_scratch`` does), the networks alone are not retrained. Appends the record with
+    the new ``test_acc_supernet`` of each architecture, the earlier ones kept as
+    ``test_acc_supernet_before``, the catalog's description now and ``supernets_measured``
+    (when, where, how long); returns it."""
+    from hwnas_lab.ofa.shrink import evaluate_subnet
+
+    if name not in SCRATCH:
+        raise ValueError(f"{name!r} is not a baseline of networks trained alone; those are "
+                         f"{sorted(SCRATCH)}")
+    record = load_runs(results).get(name) if Path(results).exists() else None
+    if record is None:
+        raise ValueError(f"no record of {name} in {results}: train its networks first with "
+                         f"`python scripts/ofa_recipe.py run {name}`")
+    root, device = Path(root or cache_dir("recipe")), _device(device)
+    spec, archs = SCRATCH[name], scratch_archs()
+    nets = {s: _supernet(s, root).to(device) for s in spec.supernets}
+    data = _proxy_data(None)  # the test split, and training images to recalibrate BN
+    start = _start()
+    rows = []
+    with torch_threads(spec.recipe.threads):
+        for row in record["archs"]:
+            arch = archs[row["kind"]]
+            if str(arch) != row["arch_str"]:
+                raise ValueError(f"{name}'s {row['kind']} was {row['arch_str']}, the catalog "
+                                 f"draws {arch} now: the record is from another space or seed")
+            rows.append({**row, "test_acc_supernet_before": row["test_acc_supernet"],
+                         "test_acc_supernet": {
+                             s: evaluate_subnet(net, arch, data.train, data.test,
+                                                spec.recipe.recal_batches, seed=0, device=device)
+                             for s, net in nets.items()}})
+    remeasured = {**record, "description": spec.description, "supernets": list(spec.supernets),
+                  "archs": rows, "supernets_measured": _provenance(start, device)}
+    _append(Path(results), remeasured)
+    for row in rows:
+        print(f"{row['kind']:9s} alone {100 * row['test_acc_alone']:.1f} %, "
+              + ", ".join(f"{s} {100 * row['test_acc_supernet_before'][s]:.1f} -> "
+                          f"{100 * a:.1f} %" for s, a in row["test_acc_supernet"].items()))
+    return remeasured
+
+
 def run(name: str, results: Path, progress: bool = True, device: str | None = "cpu",
         root: Path | None = None) -> dict:
     """Train experiment ``name`` in ``root/name`` (resuming it), append its record to
