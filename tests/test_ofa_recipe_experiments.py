@@ -77,15 +77,17 @@ def test_experiments_are_well_formed():
     assert all_gentler == (kept[0], *(replace(p, lr=0.01) for p in kept[1:]))
     kernel_gentlest = rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config.phases
     assert kernel_gentlest == (kept[0], replace(kept[1], lr=0.003), *all_gentler[2:])
-    # the preset of 2026-12-02 (LAPTOP_22EP; LAPTOP keeps the one before it); the preset now
-    # is it without the kernel step, whose epoch went to phase 1
+    # the run that met both targets is the laptop preset (LAPTOP_22EP, since 2026-12-02);
+    # LAPTOP keeps the one before it
     assert rx.EXPERIMENTS["F-laptop-22ep-lr0.01-kernel0.003"].config == LAPTOP_22EP != LAPTOP
+    assert get_shrink_config("laptop") == LAPTOP_22EP
     nokernel = rx.EXPERIMENTS["F-laptop-22ep-nokernel"]
     assert nokernel.init == "L-laptop-22ep" and nokernel.init_phases == 1
     assert nokernel.config.phases == (kept[0], *kernel_gentlest[2:])
-    now = get_shrink_config("laptop")
-    assert now.phases == (replace(kept[0], epochs=23), *kernel_gentlest[2:])
-    assert replace(now, phases=nokernel.config.phases) == nokernel.config
+    whole = rx.EXPERIMENTS["F-laptop-23ep-nokernel"]  # trained whole, not from L-laptop-22ep
+    assert whole.init is None and whole.per_class is None
+    assert whole.config == replace(nokernel.config, phases=(
+        replace(kept[0], epochs=23), *nokernel.config.phases[1:]))
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 
@@ -308,7 +310,7 @@ def test_remeasure_measures_the_supernets_now_and_keeps_the_networks_alone(tmp_p
 
 
 # X-scratch-full: the preset of 2026-12-01 (20 + 4 epochs, warm-up 1 of 20); X-scratch-full-26:
-# that of 2026-12-02 (22 + 4, warm-up 1 of 22), as many epochs as the preset now (23 + 3)
+# that of 2026-12-02, the preset now (22 + 4, warm-up 1 of 22)
 @pytest.mark.parametrize("name, preset, epochs, warmup", [
     ("X-scratch-full", LAPTOP, 24, 1.2), ("X-scratch-full-26", LAPTOP_22EP, 26, 26 / 22)])
 def test_full_scratch_trains_the_cheapest_first_with_the_laptop_recipe_on_all_images(

@@ -19,20 +19,21 @@ def test_phases_follow_progressive_shrinking():
         assert [p.reorder for p in config.phases] == [False] * 4 + [True, False]
         assert config.phases[2].d == (3, 4) and config.phases[3].d == (2, 3, 4)
         assert config.phases[4].e == (4, 6) and config.phases[5].e == (3, 4, 6)
-    config = get_shrink_config("laptop")  # depth (every kernel) and expand in one step each
+    config = get_shrink_config("laptop")  # each dimension opened in one step, sandwich rule
     phases = config.phases
-    assert [p.name for p in phases] == ["largest", "depth", "expand"]
-    assert [p.kd > 0 for p in phases] == [False, True, True]
-    assert [p.reorder for p in phases] == [False, False, True]
+    assert [p.name for p in phases] == ["largest", "kernel", "depth", "expand"]
+    assert [p.kd > 0 for p in phases] == [False, True, True, True]
+    assert [p.reorder for p in phases] == [False, False, False, True]
     assert phases[0].choices() == {"ks": (7,), "e": (6,), "d": (4,)}
-    assert phases[1].ks == space.ks_choices and phases[1].d == space.d_choices
-    assert phases[1].e == (6,)
-    assert phases[2].choices() == {"ks": space.ks_choices, "e": space.e_choices,
+    assert phases[1].ks == space.ks_choices and phases[1].d == (4,) and phases[1].e == (6,)
+    assert phases[2].d == space.d_choices and phases[2].e == (6,)
+    assert phases[3].choices() == {"ks": space.ks_choices, "e": space.e_choices,
                                    "d": space.d_choices}
-    assert [p.always for p in phases] == [(), ("largest", "smallest"), ("largest", "smallest")]
-    assert [p.subnets_per_step for p in phases] == [1, 4, 4]
-    assert [p.epochs for p in phases] == [23, 1, 2]
-    assert [p.lr for p in phases] == [0.2, 0.01, 0.01]
+    assert [p.always for p in phases] == [(), ("largest",), ("largest", "smallest"),
+                                          ("largest", "smallest")]
+    assert [p.subnets_per_step for p in phases] == [1, 2, 4, 4]
+    assert [p.epochs for p in phases] == [22, 1, 1, 2]
+    assert [p.lr for p in phases] == [0.2, 0.003, 0.01, 0.01]
     assert config.crop_padding == 0 and phases[0].warmup_epochs == 1.0
     assert ShrinkConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown preset 'tiny'"):
@@ -105,11 +106,11 @@ def test_config_rejects_bad_knobs(kw, match):
 
 
 def test_inplace_distillation_needs_the_largest_first_in_every_distilling_phase():
-    laptop = get_shrink_config("laptop")  # depth, expand: always=("largest", "smallest")
+    laptop = get_shrink_config("laptop")  # kernel: always=("largest",); depth, expand: both
     assert replace(laptop, inplace_distillation=True).inplace_distillation
     # the smoke preset's phases train no fixed subnet; the largest second is not the teacher
     for phases in (get_shrink_config("smoke").phases,
-                   laptop.phases[:2] + (replace(laptop.phases[2], always=("smallest", "largest")),)):
+                   laptop.phases[:3] + (replace(laptop.phases[3], always=("smallest", "largest")),)):
         with pytest.raises(ValueError, match="largest subnet must be trained in every step"):
             replace(laptop, phases=phases, inplace_distillation=True)
     undistilled = tuple(replace(p, kd=0.0) for p in get_shrink_config("smoke").phases)
@@ -131,4 +132,4 @@ def test_knobs_round_trip_and_old_configs_still_load():
     # validations: epochs 2 and 3 of phase 1 (phase end), 2, 4 and 5 of phase 2, 2 of phase 3;
     # x2 with EMA
     assert config.validations() == 2 * (2 + 3 + 1)
-    assert get_shrink_config("laptop").validations() == 6 + 1 + 1  # every 4th epoch, phase ends
+    assert get_shrink_config("laptop").validations() == 6 + 1 + 1 + 1  # every 4th epoch, phase ends

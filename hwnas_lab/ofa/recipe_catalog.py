@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwnas_lab.ofa.schedule import (Phase, ShrinkConfig, get_shrink_config, one_step_phases,
+from hwnas_lab.ofa.schedule import (Phase, ShrinkConfig, one_step_phases,
                                     progressive_phases)
 from hwnas_lab.space import get_space
 
@@ -387,3 +387,11 @@ EXPERIMENTS: dict[str, Experiment] = {
 for _name, (_question, _config, _start) in FROM_LAPTOP_PHASE1.items():  # each after its start
     EXPERIMENTS[_name] = Experiment(_question, _config, init=_start,
                                     init_phases=len(EXPERIMENTS[_start].config.phases))
+# F-laptop-22ep-nokernel's saving spent on phase 1, trained whole from scratch: made as
+# `ofa train --preset laptop` at commit d685054, where the preset was this config for one run
+# (RECIPE.md, section 5, last part); not kept as the preset
+EXPERIMENTS["F-laptop-23ep-nokernel"] = Experiment(
+    "the laptop preset of 2026-12-02 without its kernel step and with that epoch in phase 1 "
+    "(23 + 1 + 2 epochs, the same 26): a margin on the largest for less time?",
+    replace(LAPTOP_22EP, phases=(replace(LAPTOP_22EP.phases[0], epochs=23),
+                                 *LAPTOP_22EP.phases[2:])))

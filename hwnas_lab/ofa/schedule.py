@@ -211,16 +211,18 @@ class ShrinkConfig(OptimConfig):
 
 def _laptop() -> ShrinkConfig:
     space = get_space(get_preset("laptop").space)
-    # issue 9's recipe (hwnas_lab/ofa/weights/RECIPE.md, section 5): 26 epochs on 2 cores;
-    # `python -m hwnas_lab ofa bench` prints the estimate for your machine. Peak lr 0.2 in
-    # phase 1, then depth (with every kernel size) and expand each opened in one step at peak
-    # lr 0.01 so that the largest keeps phase 1's accuracy; no kernel step of its own (the
-    # depth step samples every kernel size; its epoch went to phase 1: run
-    # F-laptop-22ep-nokernel); the largest and smallest trained in every depth/width step;
-    # flips as the only augmentation (random crops cost 4-6 points at this budget)
-    largest, _, depth, expand = one_step_phases(
-        space, epochs=(23, 1, 1, 2), lrs=(0.2, 0.003, 0.01, 0.01), warmup_epochs=1.0)
-    return ShrinkConfig(preset="laptop", phases=(largest, depth, expand),
+    # issue 9's recipe (hwnas_lab/ofa/weights/RECIPE.md, run F-laptop-22ep-lr0.01-kernel0.003):
+    # 26 epochs, 90.8 min on 2 cores of an AMD EPYC (Zen 4), about 92 estimated on an Intel
+    # Xeon that trains the largest subnet at ~290 img/s (`python -m hwnas_lab ofa bench`
+    # prints the estimate for your machine); peak lr 0.2 in phase 1, then each dimension
+    # opened in one step at a low peak lr (0.003 for the kernel step, 0.01 after it) so that
+    # the largest keeps phase 1's accuracy; the largest trained in every kernel step, the
+    # largest and smallest in every depth/width step; flips as the only augmentation (random
+    # crops cost 4-6 points at this budget)
+    largest, kernel, depth, expand = one_step_phases(
+        space, epochs=(22, 1, 1, 2), lrs=(0.2, 0.003, 0.01, 0.01), warmup_epochs=1.0)
+    return ShrinkConfig(preset="laptop", phases=(largest, replace(kernel, always=("largest",)),
+                                                 depth, expand),
                         batch_size=128, crop_padding=0, eval_every=4)
 
 
