@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwnas_lab.ofa.schedule import (Phase, ShrinkConfig, one_step_phases,
-                                    progressive_phases)
+from hwnas_lab.ofa.schedule import Phase, ShrinkConfig, one_step_phases, progressive_phases
 from hwnas_lab.space import get_space
 
 SPACE = get_space("cpu")
@@ -259,6 +258,8 @@ def laptop_shrinking(kernel_always: tuple[str, ...] = ("largest",), expand_epoch
 
 # F-laptop-22ep-lr0.01-kernel0.003 below: the laptop preset since 2026-12-02
 LAPTOP_22EP = laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01))
+# ... without its kernel step (the depth step samples every kernel size anyway)
+LAPTOP_22EP_NOKERNEL = replace(LAPTOP_22EP, phases=LAPTOP_22EP.phases[:1] + LAPTOP_22EP.phases[2:])
 
 SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as a Scratch.supernets entry
 
@@ -360,9 +361,7 @@ FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it start
                                "samples every kernel size anyway, opens kernel and depth "
                                "together. It saves the kernel epoch (346 s in the shipped run); "
                                "are both targets and the subnets between kept?",
-                               replace(LAPTOP_22EP, phases=(LAPTOP_22EP.phases[0],
-                                                            *LAPTOP_22EP.phases[2:])),
-                               "L-laptop-22ep"),
+                               LAPTOP_22EP_NOKERNEL, "L-laptop-22ep"),
 }
 
 # the shipped supernet (LAPTOP's four phases, laptop.pt of 2026-12-01) trained further: what
@@ -393,5 +392,5 @@ for _name, (_question, _config, _start) in FROM_LAPTOP_PHASE1.items():  # each a
 EXPERIMENTS["F-laptop-23ep-nokernel"] = Experiment(
     "the laptop preset of 2026-12-02 without its kernel step and with that epoch in phase 1 "
     "(23 + 1 + 2 epochs, the same 26): a margin on the largest for less time?",
-    replace(LAPTOP_22EP, phases=(replace(LAPTOP_22EP.phases[0], epochs=23),
-                                 *LAPTOP_22EP.phases[2:])))
+    replace(LAPTOP_22EP_NOKERNEL, phases=(replace(LAPTOP_22EP_NOKERNEL.phases[0], epochs=23),
+                                          *LAPTOP_22EP_NOKERNEL.phases[1:])))

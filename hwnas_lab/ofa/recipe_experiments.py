@@ -141,6 +141,15 @@ def scratch_archs() -> dict:
             "random-1": SPACE.sample(rng), "random-2": SPACE.sample(rng)}
 
 
+def _test_accuracies(nets: dict, arch, data, recal_batches: int, device) -> dict[str, float]:
+    """Test accuracy of ``arch`` in each supernet of ``nets`` (name -> supernet), BN
+    recalibrated on ``recal_batches`` training batches drawn with seed 0."""
+    from hwnas_lab.ofa.shrink import evaluate_subnet
+
+    return {name: evaluate_subnet(net, arch, data.train, data.test, recal_batches, seed=0,
+                                  device=device) for name, net in nets.items()}
+
+
 def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
                     root: Path | None = None, device: str | None = "cpu") -> list[dict]:
     """The same subnets measured in several supernets (finished experiments or
@@ -149,8 +158,6 @@ def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
     ``random.Random(seed)``. What a change of recipe costs the subnets between the largest
     and the smallest, which the targets do not see. One dict per subnet: kind, arch, then
     one accuracy per name."""
-    from hwnas_lab.ofa.shrink import evaluate_subnet
-
     check_int("draws", draws, minimum=0)
     root, device = Path(root or cache_dir("recipe")), _device(device)
     nets = {n: _supernet(n, root).to(device) for n in names}
@@ -161,9 +168,7 @@ def compare_subnets(names: list[str], draws: int = 8, seed: int = 2026,
     with torch_threads(2):
         for kind, arch in archs.items():
             rows.append({"kind": kind, "arch": str(arch),
-                         **{n: evaluate_subnet(net, arch, data.train, data.test, 10, seed=0,
-                                               device=device)
-                            for n, net in nets.items()}})
+                         **_test_accuracies(nets, arch, data, 10, device)})
     return rows
 
 
@@ -177,7 +182,6 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
     the results line and return it."""
     from hwnas_lab.blocks import arch_flops, build_net
     from hwnas_lab.latency.table_file import write_json
-    from hwnas_lab.ofa.shrink import evaluate_subnet
     from hwnas_lab.train import TrainConfig, evaluate, seed_everything, train
 
     root, device = Path(root or cache_dir("recipe")), _device(device)
@@ -216,10 +220,8 @@ def run_scratch(name: str, results: Path, progress: bool = True, device: str | N
                    "resumed_at": history.resumed_at, "sessions": trained_in,
                    "test_acc_alone": evaluate(alone, data.test, resolution=arch.r,
                                               device=device)[1],
-                   "test_acc_supernet": {s: evaluate_subnet(n, arch, data.train, data.test,
-                                                            recipe.recal_batches, seed=0,
-                                                            device=device)
-                                         for s, n in nets.items()},
+                   "test_acc_supernet": _test_accuracies(nets, arch, data,
+                                                         recipe.recal_batches, device),
                    **_provenance(net_start, device)}  # wall_s: training and the test evaluations
             write_json(done, row)
             checkpoint.unlink(missing_ok=True)
@@ -245,8 +247,6 @@ def remeasure_supernets(name: str, results: Path, device: str | None = "cpu",
     the new ``test_acc_supernet`` of each architecture, the earlier ones kept as
     ``test_acc_supernet_before``, the catalog's description now and ``supernets_measured``
     (when, where, how long); returns it."""
-    from hwnas_lab.ofa.shrink import evaluate_subnet
-
     if name not in SCRATCH:
         raise ValueError(f"{name!r} is not a baseline of networks trained alone; those are "
                          f"{sorted(SCRATCH)}")
@@ -267,10 +267,8 @@ def remeasure_supernets(name: str, results: Path, device: str | None = "cpu",
                 raise ValueError(f"{name}'s {row['kind']} was {row['arch_str']}, the catalog "
                                  f"draws {arch} now: the record is from another space or seed")
             rows.append({**row, "test_acc_supernet_before": row["test_acc_supernet"],
-                         "test_acc_supernet": {
-                             s: evaluate_subnet(net, arch, data.train, data.test,
-                                                spec.recipe.recal_batches, seed=0, device=device)
-                             for s, net in nets.items()}})
+                         "test_acc_supernet": _test_accuracies(
+                             nets, arch, data, spec.recipe.recal_batches, device)})
     remeasured = {**record, "description": spec.description, "supernets": list(spec.supernets),
                   "archs": rows, "supernets_measured": _provenance(start, device)}
     _append(Path(results), remeasured)
