@@ -88,6 +88,8 @@ def test_experiments_are_well_formed():
     assert whole.init is None and whole.per_class is None
     assert whole.config == replace(nokernel.config, phases=(
         replace(kept[0], epochs=23), *nokernel.config.phases[1:]))
+    second = rx.EXPERIMENTS["F-laptop-23ep-nokernel-s1"]  # its second sample: only the seed
+    assert second.init is None and second.config == replace(whole.config, seed=1) != whole.config
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.run("nope", Path("unused"), progress=False)
 

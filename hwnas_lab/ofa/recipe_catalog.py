@@ -394,3 +394,9 @@ EXPERIMENTS["F-laptop-23ep-nokernel"] = Experiment(
     "(23 + 1 + 2 epochs, the same 26): a margin on the largest for less time?",
     replace(LAPTOP_22EP_NOKERNEL, phases=(replace(LAPTOP_22EP_NOKERNEL.phases[0], epochs=23),
                                           *LAPTOP_22EP_NOKERNEL.phases[1:])))
+# ... and its second sample: made as `ofa train --preset laptop --seed 1` with the preset as at
+# d685054 (RECIPE.md, section 5, last part)
+EXPERIMENTS["F-laptop-23ep-nokernel-s1"] = Experiment(
+    "F-laptop-23ep-nokernel with seed 1 (weights, data order, sampled subnets): does the "
+    "cheaper recipe centre on the targets as the shipped one does (its seed 1: 84.84 / 75.29 %)?",
+    replace(EXPERIMENTS["F-laptop-23ep-nokernel"].config, seed=1))
