@@ -388,14 +388,14 @@ for _name, (_question, _config, _start) in FROM_LAPTOP_PHASE1.items():  # each a
                                     init_phases=len(EXPERIMENTS[_start].config.phases))
 # F-laptop-22ep-nokernel's saving spent on phase 1, trained whole from scratch: made as
 # `ofa train --preset laptop` at commit d685054, where the preset was this config for one run
-# (RECIPE.md, section 5, last part); not kept as the preset
+# (RECIPE.md, section 5, "No kernel step of its own"); not kept as the preset
 EXPERIMENTS["F-laptop-23ep-nokernel"] = Experiment(
     "the laptop preset of 2026-12-02 without its kernel step and with that epoch in phase 1 "
     "(23 + 1 + 2 epochs, the same 26): a margin on the largest for less time?",
     replace(LAPTOP_22EP_NOKERNEL, phases=(replace(LAPTOP_22EP_NOKERNEL.phases[0], epochs=23),
                                           *LAPTOP_22EP_NOKERNEL.phases[1:])))
 # ... and its second sample: made as `ofa train --preset laptop --seed 1` with the preset as at
-# d685054 (RECIPE.md, section 5, last part)
+# d685054 (RECIPE.md, section 5, "No kernel step of its own")
 EXPERIMENTS["F-laptop-23ep-nokernel-s1"] = Experiment(
     "F-laptop-23ep-nokernel with seed 1 (weights, data order, sampled subnets): does the "
     "cheaper recipe centre on the targets as the shipped one does (its seed 1: 84.84 / 75.29 %)?",
