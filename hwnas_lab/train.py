@@ -50,7 +50,7 @@ class OptimConfig:
     """What every training run of the course shares (``TrainConfig`` and OFA's
     ``ShrinkConfig`` extend it); defaults suit a small MBConv net on CIFAR-10."""
 
-    batch_size: int = 128  # images per step (per process under torchrun)
+    batch_size: int = 128  # images per step (OFA under torchrun: all processes together)
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adamw"
     momentum: float = 0.9  # SGD momentum (AdamW: beta1)
     weight_decay: float = 5e-4  # L2 on conv/linear weights; BN, biases and no_weight_decay() excluded

@@ -107,6 +107,14 @@ def test_torchrun_two_cpu_processes(cifar_root, tmp_path):
     assert res.stdout.count("done in") == 1  # rank 0 alone logs and writes
 
 
+def test_batch_must_split_evenly_over_processes(tmp_path, one_thread):
+    config, data = _knob_run()  # 16 images per step, all processes together
+    run = shrink._Run(config, tmp_path / "run", shrink._Dist(rank=0, world=3), False, print)
+    with pytest.raises(ValueError, match="batch size 16 .* does not split evenly over 3 processes"):
+        run.train(None, data)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 
 
 def _knob_run(**kw):

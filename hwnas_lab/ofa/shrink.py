@@ -12,8 +12,12 @@ after BN recalibration.
 The optimiser, its weight-decay split and the per-step cosine schedule are
 ``hwnas_lab.train``'s; each phase starts a fresh schedule at its own peak learning rate.
 Under ``torchrun`` each process trains on its shard of every epoch through
-``DistributedDataParallel`` (gloo on CPU, nccl on GPU); rank 0 evaluates and writes the
-checkpoints of :mod:`hwnas_lab.ofa.checkpoint`.
+``DistributedDataParallel`` (gloo on CPU, nccl on GPU) with an equal share of each step's
+``batch_size`` images (so the recipe does not depend on the number of processes; batch norm
+sees the process's share); rank 0 evaluates and writes the checkpoints of
+:mod:`hwnas_lab.ofa.checkpoint`. On a CPU, two one-thread processes train faster than one
+two-thread process (``scripts/bench_processes.py``; README, "Notebook 05 and the shipped
+supernet").
 """
 
 from __future__ import annotations
@@ -146,6 +150,10 @@ class _Run:
 
     def train(self, ckpt: dict | None, data: CIFARSplits | None) -> dict:
         config, ctx = self.config, self.ctx
+        if config.batch_size % ctx.world:
+            raise ValueError(f"batch size {config.batch_size} (images per step, all processes "
+                             f"together) does not split evenly over {ctx.world} processes; start "
+                             f"torchrun with a --nproc-per-node that divides it")
         if ckpt is not None:
             self._resume(ckpt)
         self.data = data if data is not None else self._load_data()
@@ -160,8 +168,9 @@ class _Run:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         if ckpt is not None and ckpt.get("teacher") is not None:
             self.teacher = make_teacher(self.net, ckpt["teacher"], ctx.device, self.memory_format)
+        self.batch_size = config.batch_size // ctx.world  # images per step in this process
         self.n_train = len(self.data.train) - len(self.data.train) % ctx.world
-        self.steps, self.drop_last = epoch_steps(self.n_train // ctx.world, config.batch_size)
+        self.steps, self.drop_last = epoch_steps(self.n_train // ctx.world, self.batch_size)
         if ctx.main:
             self.out.mkdir(parents=True, exist_ok=True)
         self.start = time.perf_counter() - self.state["elapsed_s"]
@@ -243,7 +252,7 @@ class _Run:
         self.model.train()
         loss_sum = torch.zeros((), device=ctx.device)
         seen = 0
-        bar = tqdm(batches(shard, config.batch_size, shuffle=True, augment=True, generator=aug_gen,
+        bar = tqdm(batches(shard, self.batch_size, shuffle=True, augment=True, generator=aug_gen,
                            drop_last=self.drop_last, device=ctx.device,
                            channels_last=config.channels_last, pad=config.crop_padding),
                    total=self.steps, leave=False, disable=not (self.progress and ctx.main),
@@ -279,12 +288,15 @@ class _Run:
 
     def _accuracies(self, split: TensorData, net: OFASupernet | None = None) -> dict[str, float]:
         """Largest and smallest subnets of ``net`` (default ``self.best``) on ``split``, each
-        after BN recalibration."""
-        space, net = self.space, self.best if net is None else net
-        return {tag: evaluate_subnet(net, arch, self.data.train, split,
-                                     self.config.recal_batches, seed=self.config.seed,
-                                     device=self.ctx.device)
-                for tag, arch in (("largest", space.largest()), ("smallest", space.smallest()))}
+        after BN recalibration. On a CPU under torchrun, rank 0 evaluates alone while the
+        others wait at a barrier, so it borrows their threads."""
+        space, net, ctx = self.space, self.best if net is None else net, self.ctx
+        threads = torch.get_num_threads() * ctx.world if ctx.device.type == "cpu" else None
+        with torch_threads(threads):
+            return {tag: evaluate_subnet(net, arch, self.data.train, split,
+                                         self.config.recal_batches, seed=self.config.seed,
+                                         device=ctx.device)
+                    for tag, arch in (("largest", space.largest()), ("smallest", space.smallest()))}
 
     def _finish(self) -> dict:
         final = checkpoint(self.best, self.config, self.state)
