@@ -97,12 +97,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)  # worker's
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return worker(args)
     if min(args.processes, args.rounds, args.steps, args.batch) < 1:
         ap.error("--processes, --rounds, --steps and --batch must be at least 1")
     if args.batch % args.processes:
         ap.error(f"--batch {args.batch} must split evenly over --processes {args.processes}")
-    if args.worker:
-        return worker(args)
     from hwnas_lab.latency.measure import cpu_model
 
     modes = {f"1 process x {args.processes} threads": (1, args.processes),

@@ -203,6 +203,7 @@ def format_flops_estimate(est: dict) -> str:
                  f"evaluation {est['eval_s'] / 60:.1f} min; total ~ {est['total_s'] / 60:.0f} min")
     lines.append("  (a minute's throughput: on a shared machine allow a fifth more; the shipped "
                  "laptop run took 90.8 min where this said 75-81, RECIPE.md section 5)")
-    lines.append("  (one process; two one-thread processes under torchrun train faster on two "
-                 "cores: the laptop run took 80.0 min so; scripts/bench_processes.py)")
+    lines.append("  (for one process: on two cores, two one-thread processes under torchrun train "
+                 "faster, scripts/bench_processes.py; the laptop run took 80.0 min so, RECIPE.md "
+                 "section 5)")
     return "\n".join(lines)
