@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 
 from hwnas_lab.latency.measure import cpu_model
-from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SCRATCH, SPACE
+from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SPACE
 from hwnas_lab.ofa.recipe_experiments import compare_subnets, remeasure_supernets, run
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
+from hwnas_lab.ofa.recipe_scratch import SCRATCH
 
 
 def table(names: list[str], results: Path) -> str:

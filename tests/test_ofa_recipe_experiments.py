@@ -12,7 +12,8 @@ import torch
 
 from hwnas_lab.ofa import recipe_experiments as rx
 from hwnas_lab.ofa.checkpoint import FINAL, LAST, load_checkpoint
-from hwnas_lab.ofa.recipe_catalog import LAPTOP, LAPTOP_22EP, SHIPPED_SUPERNET, Scratch
+from hwnas_lab.ofa.recipe_catalog import LAPTOP, LAPTOP_22EP, SHIPPED_SUPERNET
+from hwnas_lab.ofa.recipe_scratch import Scratch
 from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import get_space

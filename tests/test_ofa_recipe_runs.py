@@ -5,10 +5,11 @@ import json
 import pytest
 
 from hwnas_lab.ofa.checkpoint import SHIPPED_DIR, load_checkpoint
-from hwnas_lab.ofa.recipe_catalog import LAPTOP, SCRATCH, SHIPPED_SUPERNET
+from hwnas_lab.ofa.recipe_catalog import LAPTOP, SHIPPED_SUPERNET
 from hwnas_lab.ofa.recipe_runs import (ABLATION_REFERENCE, ABLATIONS, FULL_BUDGET_RUNS,
                                        RECIPE_LADDER, RECIPE_RUNS, SCRATCH_BASELINE, SCRATCH_FULL,
                                        ablation_runs, load_runs, require, seed_gap)
+from hwnas_lab.ofa.recipe_scratch import SCRATCH
 
 
 def test_the_shipped_records_hold_every_ablation():

@@ -5,7 +5,7 @@ Each ``Experiment`` is a ``ShrinkConfig`` of a reduced budget, a training subset
 for the shrinking experiments, a starting point: the final weights of another experiment
 (or of the shipped supernet), whose phases are skipped. ``L-*`` train the largest phase
 alone, ``S-*`` shrink from one of them, ``F-*`` run a whole recipe on all the training
-images (or continue the shipped one), ``SCRATCH`` trains subnets alone.
+images (or continue the shipped one); ``recipe_scratch.SCRATCH`` trains subnets alone.
 ``recipe_experiments`` runs them; ``scripts/ofa_recipe.py`` is the command line.
 """
 
@@ -261,43 +261,8 @@ LAPTOP_22EP = laptop_shrinking(largest_epochs=22, lrs=(0.003, 0.01, 0.01))
 # ... without its kernel step (the depth step samples every kernel size anyway)
 LAPTOP_22EP_NOKERNEL = replace(LAPTOP_22EP, phases=LAPTOP_22EP.phases[:1] + LAPTOP_22EP.phases[2:])
 
-SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as a Scratch.supernets entry
-
-
-@dataclass(frozen=True)
-class Scratch:
-    """Architectures of the space trained alone, beside the same subnets of supernets."""
-
-    description: str  # the question it answers
-    epochs: int  # per architecture trained alone
-    supernets: tuple[str, ...]  # experiments (or SHIPPED_SUPERNET) whose subnets are measured
-    recipe: ShrinkConfig  # its first phase's lr and warm-up share, its batch, weight decay,
-    #   label smoothing, crop padding and seed train the architectures alone
-    per_class: int | None = PROXY  # training images per class (None: all 4,500)
-
-
-# The largest, the smallest and two random subnets trained alone, each for as many epochs as
-# a supernet had in all, beside the same subnets of that supernet (BN recalibrated, no
-# fine-tuning): OFA's central claim, at the proxies' budget (L-full-res's 4 + 5 epochs) and
-# at the shipped supernet's, on all 45,000 images: LAPTOP's 24 epochs against laptop.pt as
-# shipped on 2026-12-01 (a rerun would measure the 26-epoch one shipped since), and the
-# laptop preset's 26 against that one.
-SCRATCH = {
-    "X-scratch": Scratch("the largest, the smallest and two random subnets, each trained alone "
-                         "for 9 epochs with phase 1's recipe, against the same subnets of "
-                         "S-base and S-sandwich", 9, ("S-base", "S-sandwich"),
-                         LARGEST[SHRINK_FROM][1]),
-    "X-scratch-full": Scratch("the same four architectures, each trained alone on all 45,000 "
-                              "images for the shipped supernet's 24 epochs with the laptop "
-                              "preset's phase-1 recipe, against the same subnets of the "
-                              "shipped supernet", sum(p.epochs for p in LAPTOP.phases),
-                              (SHIPPED_SUPERNET,), LAPTOP, per_class=None),
-    "X-scratch-full-26": Scratch("the same four architectures, each trained alone on all 45,000 "
-                                 "images for the laptop preset's 26 epochs with its phase-1 "
-                                 "recipe, against the same subnets of the supernet shipped on "
-                                 "2026-12-02", sum(p.epochs for p in LAPTOP_22EP.phases),
-                                 (SHIPPED_SUPERNET,), LAPTOP_22EP, per_class=None),
-}
+SHIPPED_SUPERNET = "laptop.pt"  # hwnas_lab/ofa/weights/laptop.pt, as an init, or a
+# recipe_scratch.Scratch.supernets entry
 
 
 FROM_LAPTOP_PHASE1 = {  # name -> (the question, config, the experiment it starts from)

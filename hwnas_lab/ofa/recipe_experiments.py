@@ -32,9 +32,9 @@ from hwnas_lab.config import cache_dir, check_int, torch_threads
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.checkpoint import (FINAL, LAST, SHIPPED_DIR, checkpoint, load_checkpoint,
                                       load_supernet, save_checkpoint, supernet_from_checkpoint)
-from hwnas_lab.ofa.recipe_catalog import (EXPERIMENTS, SCRATCH, SHIPPED_SUPERNET, SPACE,
-                                          Experiment)
+from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SHIPPED_SUPERNET, SPACE, Experiment
 from hwnas_lab.ofa.recipe_runs import load_runs
+from hwnas_lab.ofa.recipe_scratch import SCRATCH
 from hwnas_lab.ofa.shrink import train_supernet
 
 
