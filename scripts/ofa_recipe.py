@@ -8,6 +8,8 @@
     python scripts/ofa_recipe.py run X-scratch-full-26     # ... against the shipped supernet
     python scripts/ofa_recipe.py subnets laptop.pt F-laptop-22ep-n1   # same subnets, each supernet
     python scripts/ofa_recipe.py remeasure X-scratch-full-26   # ... against a reshipped laptop.pt
+    torchrun --standalone --nproc-per-node 2 scripts/ofa_recipe.py whole F-laptop-24ep --out DIR
+                               # trained whole, as `ofa train` trains a preset; no record
 
 The experiments are defined in ``hwnas_lab.ofa.recipe_catalog`` and run by
 ``hwnas_lab.ofa.recipe_experiments`` (its docstring says what a run records and where it
@@ -29,7 +31,8 @@ import torch
 
 from hwnas_lab.latency.measure import cpu_model
 from hwnas_lab.ofa.recipe_catalog import EXPERIMENTS, SPACE
-from hwnas_lab.ofa.recipe_experiments import compare_subnets, remeasure_supernets, run
+from hwnas_lab.ofa.recipe_experiments import (compare_subnets, remeasure_supernets, run,
+                                              train_whole)
 from hwnas_lab.ofa.recipe_runs import RECIPE_RUNS, load_runs
 from hwnas_lab.ofa.recipe_scratch import SCRATCH
 
@@ -160,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     rm.add_argument("names", nargs="+", help="finished baselines (X-scratch-*)")
     rm.add_argument("--results", type=Path, default=RECIPE_RUNS)
     rm.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    wh = sub.add_parser("whole", help="train an experiment whole from random weights in --out, "
+                        "as `ofa train` trains a preset (also under torchrun); no record")
+    wh.add_argument("name")
+    wh.add_argument("--out", type=Path, required=True, help="folder for the run")
+    wh.add_argument("--resume", action="store_true", help="continue the run in --out")
+    wh.add_argument("--no-progress", action="store_true")
+    wh.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     pr = sub.add_parser("profile", help="where a training step of the largest subnet spends time")
     pr.add_argument("--threads", type=int, default=2)
     pr.add_argument("--batch", type=int, default=128)
@@ -185,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "remeasure":
         for name in args.names:
             remeasure_supernets(name, args.results, device=args.device)
+    elif args.command == "whole":
+        train_whole(args.name, args.out, args.resume, not args.no_progress, args.device)
     elif args.command == "profile":
         profile(args.threads, args.batch, args.repeats)
     else:

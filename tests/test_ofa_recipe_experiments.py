@@ -427,3 +427,24 @@ def test_run_missing_trains_a_shrinking_run_after_its_largest_phase(tmp_path, mo
 
     monkeypatch.setattr(rx, "train_supernet", no_training)
     assert rx.run_missing(["T-S"], results, device="cpu", root=tmp_path) == runs
+
+
+def test_whole_trains_only_runs_from_random_weights_on_all_images(tmp_path, monkeypatch):
+    longer = rx.EXPERIMENTS["F-laptop-24ep"]  # the laptop preset of 2026-12-02, 24 + 1 + 1 + 2
+    assert [p.epochs for p in longer.config.phases] == [24, 1, 1, 2]
+    assert longer.config == replace(LAPTOP_22EP, phases=(
+        replace(LAPTOP_22EP.phases[0], epochs=24), *LAPTOP_22EP.phases[1:]))
+    calls = []
+    monkeypatch.setattr(rx, "train_supernet", lambda config, out, **kw: calls.append(
+        (config, out, kw)) or {"done": True})
+    assert rx.train_whole("F-laptop-24ep", tmp_path, resume=True, progress=False) == {"done": True}
+    assert calls == [(longer.config, tmp_path, {"resume": True, "progress": False,
+                                                "device": "cpu"})]
+    with pytest.raises(ValueError, match="starts from L-laptop-22ep's weights; .*run "
+                                         "F-laptop-22ep-nokernel`"):
+        rx.train_whole("F-laptop-22ep-nokernel", tmp_path)
+    with pytest.raises(ValueError, match="trains on 1500 images per class"):
+        rx.train_whole("L-base", tmp_path)
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        rx.train_whole("nope", tmp_path)
+    assert len(calls) == 1  # nothing trained for a refused one

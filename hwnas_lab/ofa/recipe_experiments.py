@@ -279,6 +279,24 @@ def remeasure_supernets(name: str, results: Path, device: str | None = "cpu",
     return remeasured
 
 
+def train_whole(name: str, out: Path, resume: bool = False, progress: bool = True,
+                device: str | None = "cpu") -> dict:
+    """Train experiment ``name`` from random weights on all 45,000 images in the folder
+    ``out``, as ``ofa train`` trains a preset (under ``torchrun`` in several processes), and
+    return the final checkpoint; no record is appended (the runs RECIPE.md times whole)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; `python scripts/ofa_recipe.py list` "
+                         "shows them")
+    exp = EXPERIMENTS[name]
+    if exp.init is not None or exp.per_class is not None:
+        start = f"starts from {exp.init}'s weights" if exp.init else \
+            f"trains on {exp.per_class} images per class"
+        raise ValueError(f"{name} {start}; only an experiment trained whole from random "
+                         f"weights on all images can run this way: `python "
+                         f"scripts/ofa_recipe.py run {name}`")
+    return train_supernet(exp.config, out, resume=resume, progress=progress, device=device)
+
+
 def run(name: str, results: Path, progress: bool = True, device: str | None = "cpu",
         root: Path | None = None) -> dict:
     """Train experiment ``name`` in ``root/name`` (resuming it), append its record to
