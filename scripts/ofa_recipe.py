@@ -175,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--batch", type=int, default=128)
     pr.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    try:
+        dispatch(args)
+    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, as `hwnas_lab`
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    """Carry out the parsed command."""
     if args.command == "list":
         width = max(map(len, [*EXPERIMENTS, *SCRATCH]))  # names in one column
 
@@ -202,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for name in args.names:
             run(name, args.results, progress=not args.no_progress, device=args.device)
-    return 0
 
 
 if __name__ == "__main__":

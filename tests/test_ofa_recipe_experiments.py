@@ -448,3 +448,12 @@ def test_whole_trains_only_runs_from_random_weights_on_all_images(tmp_path, monk
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         rx.train_whole("nope", tmp_path)
     assert len(calls) == 1  # nothing trained for a refused one
+
+
+def test_command_line_refuses_bad_names_in_one_line(recipe, tmp_path, capsys):
+    assert recipe.main(["whole", "L-base", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: L-base trains on 1500 images per class") and "Traceback" not in err
+    assert recipe.main(["run", "nope", "--results", str(tmp_path / "runs.jsonl")]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "runs.jsonl").exists()
