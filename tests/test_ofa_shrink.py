@@ -105,6 +105,7 @@ def test_torchrun_two_cpu_processes(cifar_root, tmp_path):
     final = load_checkpoint(out / FINAL)
     assert final["done"] and len(final["history"]) == sum(p.epochs for p in get_shrink_config("smoke").phases)
     assert res.stdout.count("done in") == 1  # rank 0 alone logs and writes
+    assert "Grad strides do not match" not in res.stderr  # a false alarm, silenced
 
 
 def test_batch_must_split_evenly_over_processes(tmp_path, one_thread):

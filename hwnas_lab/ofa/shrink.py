@@ -26,6 +26,7 @@ import hashlib
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -165,6 +166,11 @@ class _Run:
         self.model: nn.Module = SubnetBatch(self.net)
         if ctx.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
+            # channels_last weights of shape (C, 1, k, k) or (C, C', 1, 1) get gradients whose
+            # strides differ from theirs only along dimensions of length 1: the same memory
+            # layout, which DDP's literal stride check reports once per process as a warning
+            # that may "impair performance". It does not; say nothing.
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         if ckpt is not None and ckpt.get("teacher") is not None:
             self.teacher = make_teacher(self.net, ckpt["teacher"], ctx.device, self.memory_format)
