@@ -5,8 +5,8 @@ bookkeeping do not keep two threads busy at batch 128 on 32-pixel images); under
 ``torchrun`` (``DistributedDataParallel``, gloo) each process runs its share of the step's
 batch on one thread and only the gradients are exchanged. This script times the laptop
 preset's steps both ways, with the same images per step (``--batch``, all processes
-together, as ``ofa train`` splits it), the loop's step (``progressive_step``), memory format,
-teacher and resolutions (24, 28, 32 in turn), in alternated rounds of fresh processes so
+together, as ``ofa train`` splits it), the loop's step, memory format, teacher and resolutions
+(``hwnas_lab.ofa.bench.time_phase_steps``), in alternated rounds of fresh processes so
 that a shared machine's drift falls on both. Prints images per second per mode and phase
 (median over rounds) and the ratio per round.
 
@@ -22,10 +22,8 @@ import random
 import statistics
 import subprocess
 import sys
-import time
 
 PHASES = ("largest", "expand")  # phase 1 (one subnet) and a shrinking phase (four + teacher)
-RESOLUTIONS = (24, 28, 32)
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -34,10 +32,10 @@ def worker(args: argparse.Namespace) -> None:
     import torch.distributed as dist
     from torch import nn
 
+    from hwnas_lab.ofa.bench import time_phase_steps
     from hwnas_lab.ofa.schedule import get_shrink_config
-    from hwnas_lab.ofa.shrink_step import SubnetBatch, make_teacher, progressive_step
+    from hwnas_lab.ofa.shrink_step import SubnetBatch, make_teacher
     from hwnas_lab.ofa.supernet import OFASupernet
-    from hwnas_lab.train import make_optimizer
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
@@ -49,24 +47,13 @@ def worker(args: argparse.Namespace) -> None:
     model: nn.Module = SubnetBatch(net)
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    batch = args.batch // world
+    teacher = make_teacher(net)
     result = {}
     for phase in (p for p in config.phases if p.name in PHASES):
-        teacher = make_teacher(net) if phase.kd > 0 else None
-        opt = make_optimizer(net, config, 1e-4)
-        pick = random.Random(0)
-        X = {r: torch.randn(batch, 3, r, r).contiguous(memory_format=torch.channels_last)
-             for r in RESOLUTIONS}
-        y = torch.randint(0, config.space.num_classes, (batch,))
         steps = args.steps if phase.name == "largest" else max(1, args.steps // 2)
-        for i in range(len(RESOLUTIONS) + steps):  # the first pass over the resolutions warms up
-            if i == len(RESOLUTIONS):
-                start = time.perf_counter()
-            r = RESOLUTIONS[i % len(RESOLUTIONS)]
-            progressive_step(net, teacher, opt, X[r], y, phase, pick, criterion,
-                             model=model).item()
-        result[phase.name] = args.batch * steps / (time.perf_counter() - start)  # img/s, all
+        times = time_phase_steps(net, config, phase, args.batch // world, steps,
+                                 random.Random(0), model, teacher)  # same draws in each rank
+        result[phase.name] = args.batch * steps / sum(times)  # img/s, all processes
     if world == 1 or dist.get_rank() == 0:
         print("RESULT " + json.dumps(result))
     if world > 1:

@@ -4,8 +4,9 @@
 (``set_active`` included) against the same subnet extracted as a ``StaticNet``, timed in
 alternating pairs so that load on a shared machine hits both alike; the ratio of each
 pair, median and IQR (also of process CPU time, which load from other programs disturbs
-less than wall time). ``estimate_wall_time``: times a few real ``shrink_step`` calls of
-every phase of a preset and extrapolates to its epochs, plus evaluation. Printed by
+less than wall time). ``estimate_wall_time``: times a few real training steps of every phase of
+a preset (``time_phase_steps``, which ``scripts/bench_processes.py`` runs in each process)
+and extrapolates to its epochs, plus evaluation. Printed by
 ``python -m hwnas_lab ofa bench``.
 """
 
@@ -24,8 +25,9 @@ from ..config import Preset, get_preset, torch_threads
 from ..data import CLASSES, IMAGES_PER_CLASS, TEST_IMAGES_PER_CLASS
 from ..space import get_space
 from ..stats import quartiles
-from .schedule import ShrinkConfig
-from .shrink_step import SubnetBatch, make_teacher, sample_phase, shrink_step
+from ..train import make_optimizer
+from .schedule import Phase, ShrinkConfig
+from .shrink_step import SubnetBatch, make_teacher, progressive_step, sample_phase
 from .supernet import OFASupernet
 
 
@@ -88,6 +90,33 @@ def bench_step_ratio(space: str = "cpu", batch_size: int = 128, repeats: int = 1
         return rows
 
 
+def time_phase_steps(net: OFASupernet, config: ShrinkConfig, phase: Phase, batch_size: int,
+                     steps: int, rng: random.Random, model: nn.Module | None = None,
+                     teacher: nn.Module | None = None) -> list[float]:
+    """Seconds of each of ``steps`` training steps of ``phase`` (``progressive_step``: its
+    subnets, distillation when it has ``kd``, the preset's optimizer) on random images of
+    ``batch_size``, at resolutions drawn from the phase's by ``rng``, after one warm-up step
+    per resolution (oneDNN prepares its kernels per shape). ``model`` runs the subnets
+    (None: ``SubnetBatch(net)``; or it wrapped in DDP, ``batch_size`` then per process)."""
+    resolutions = phase.resolutions(config.space)
+    X = {r: torch.randn(batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
+         for r in resolutions}
+    y = torch.randint(0, config.space.num_classes, (batch_size,))
+    opt = make_optimizer(net, config, 1e-4)
+    teacher = teacher if phase.kd > 0 else None
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    model = model if model is not None else SubnetBatch(net)
+    times = []
+    for i in range(len(resolutions) + steps):
+        r = resolutions[i] if i < len(resolutions) else rng.choice(resolutions)
+        t0 = time.perf_counter()
+        progressive_step(net, teacher, opt, X[r], y, phase, rng, criterion,
+                         config.kd_temperature, model, config.inplace_distillation).item()
+        if i >= len(resolutions):
+            times.append(time.perf_counter() - t0)
+    return times
+
+
 def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
                        seed: int = 0) -> dict:
     """Extrapolate ``config``'s wall time from ``steps`` timed steps per phase (random data)."""
@@ -98,23 +127,12 @@ def estimate_wall_time(config: ShrinkConfig, threads: int = 2, steps: int = 6,
         n_train, n_val, n_test = split_sizes(P)
         steps_per_epoch = max(1, n_train // config.batch_size)
         net = OFASupernet(space).to(memory_format=torch.channels_last).train()
-        model, teacher = SubnetBatch(net), make_teacher(net)
-        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        teacher = make_teacher(net)
         rng = random.Random(seed)
         phases = []
         for phase in config.phases:
-            opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
-            times = []
-            for i in range(steps + 1):
-                r = rng.choice(phase.resolutions(space))
-                X = torch.randn(config.batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
-                y = torch.randint(0, space.num_classes, (config.batch_size,))
-                archs = sample_phase(space, phase, r, rng)
-                t0 = time.perf_counter()
-                shrink_step(model, teacher if phase.kd > 0 else None, opt, X, y, archs, phase,
-                            criterion, config.kd_temperature, config.inplace_distillation)
-                if i:  # the first step of a phase is warm-up
-                    times.append(time.perf_counter() - t0)
+            times = time_phase_steps(net, config, phase, config.batch_size, steps, rng,
+                                     teacher=teacher)
             q1, med, q3 = quartiles(times)
             phases.append({"phase": phase.name, "epochs": phase.epochs, "step_s": med,
                            "step_iqr_s": (q1, q3), "img_s": config.batch_size / med,
