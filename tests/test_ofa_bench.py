@@ -1,12 +1,11 @@
 """OFA benchmarks print real figures: step ratios and wall-time estimates."""
 
-import pytest
-
-from hwnas_lab.config import get_preset
 import random
 
+import pytest
 import torch
 
+from hwnas_lab.config import get_preset
 from hwnas_lab.ofa.bench import (bench_step_ratio, estimate_from_flops, estimate_wall_time,
                                  format_estimate, format_flops_estimate, split_sizes,
                                  time_phase_steps)
