@@ -1,18 +1,24 @@
 """OFA benchmarks print real figures: step ratios and wall-time estimates."""
 
+import importlib.util
+import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
 
 from hwnas_lab.config import get_preset
+from hwnas_lab.data import CIFARSplits
 from hwnas_lab.ofa.bench import (bench_step_ratio, estimate_from_flops, estimate_wall_time,
                                  format_estimate, format_flops_estimate, split_sizes,
                                  time_phase_steps)
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.ofa.shrink_step import make_teacher
 from hwnas_lab.ofa.supernet import OFASupernet
+from ofa_search_helpers import tiny_data
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -47,3 +53,36 @@ def test_benchmarks_report_figures():
     assert units["largest"] < 1.0  # elastic resolution: mean cost below the r=32 step
     assert units["depth"] > units["kernel"]  # four subnets per step plus the teacher
     assert "total" in format_flops_estimate(fast)
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_preset_estimate_from_one_measured_epoch_per_phase(tmp_path, monkeypatch, capsys):
+    """scripts/time_preset_epochs.py: each phase's last epoch times its epochs in the preset,
+    plus the preset's validations at the median measured one and the rest of the run."""
+    bench = _script("time_preset_epochs")
+    config = get_shrink_config("smoke")  # 6 phases: 3 epochs of phase 1, then 1 each
+    cut = bench.cut_phases(config, 2)
+    assert [p.epochs for p in cut.phases] == [2] * 6 and cut.phases[0].warmup_epochs <= 1
+    history = [{"phase": p.name, "train_s": 10.0 * (i + 1), "epoch_s": 10.0 * (i + 1) + 2 + i,
+                "images_per_s": 100.0} for i, p in enumerate(config.phases)]
+    est = bench.extrapolate(config, [dict(history[0], train_s=99.0)] + history, finish_s=5.0)
+    assert [p["train_s"] for p in est["phases"]] == [30.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert est["validation_s"] == 5.0  # median of 2..7 s (the upper of the middle two)
+    assert est["total_s"] == 230.0 + 5.0 * config.validations() + 5.0
+    assert "total ~ " in bench.format_extrapolation(est)
+
+    monkeypatch.setattr(bench, "load_cifar10", lambda preset, progress: CIFARSplits(
+        tiny_data(32, 0), tiny_data(16, 1), tiny_data(16, 2)))
+    assert bench.main(["--preset", "smoke", "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
+    saved = json.loads((tmp_path / "r" / "estimate.json").read_text())
+    assert [p["epochs"] for p in saved["phases"]] == [p.epochs for p in config.phases]
+    assert all(p["epoch_s"] > 0 for p in saved["phases"]) and saved["total_s"] > 0
+    assert "preset smoke, from one measured epoch per phase" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a used folder is refused
+        bench.main(["--preset", "smoke", "--out", str(tmp_path / "r")])

@@ -203,3 +203,36 @@ def test_inplace_distillation_in_a_run(tmp_path, one_thread, monkeypatch):
     expand = [r for r in final["history"] if r["phase"] == "expand"]
     assert len(expand) == 2 and all(0 < r["train_loss"] < 10 for r in expand)
     assert 0 <= final["test_acc_largest"] <= 1
+
+
+def test_bf16_autocast_covers_training_steps_only(tmp_path, one_thread, monkeypatch):
+    """``bf16``: every training step autocasts to bfloat16 (what that covers:
+    test_ofa_shrink_step.py); validation, the weights and the saved supernet stay float32.
+    Off by default, on in the gpu preset."""
+    config, data = _knob_run(bf16=True)
+    seen, logged = [], []
+
+    def step_spy(*args, step=shrink.progressive_step, **kw):
+        seen.append(("step", kw["autocast_dtype"]))
+        return step(*args, **kw)
+
+    def evaluate_spy(*args, evaluate=shrink.evaluate_subnet, **kw):
+        seen.append((torch.is_autocast_enabled("cpu"), "eval"))
+        return evaluate(*args, **kw)
+
+    monkeypatch.setattr(shrink, "progressive_step", step_spy)
+    monkeypatch.setattr(shrink, "evaluate_subnet", evaluate_spy)
+    final = train_supernet(config, tmp_path / "run", data=data, progress=False, device="cpu",
+                           log=logged.append)
+    steps = [s for s in seen if s[0] == "step"]
+    assert len(steps) == 8 and set(steps) == {("step", torch.bfloat16)}  # 2 phases x 2 x 2
+    assert {s for s in seen if s[1] == "eval"} == {(False, "eval")}
+    assert all(v.dtype != torch.bfloat16 for v in final["model"].values())
+    assert all(0 < r["train_loss"] < 10 for r in final["history"])
+    assert any("bf16 autocast on a CPU" in line for line in logged)
+
+    seen.clear()
+    train_supernet(replace(config, bf16=False), tmp_path / "fp32", data=data, progress=False,
+                   device="cpu", log=lambda s: None)
+    assert {s[1] for s in seen if s[0] == "step"} == {None}
+    assert get_shrink_config("gpu").bf16 and not get_shrink_config("laptop").bf16

@@ -131,3 +131,39 @@ def test_inplace_distillation_the_largest_teaches_the_others(one_thread):
     assert abs(loss.item() - plain.item()) > 1e-3  # the distillation terms are in it
     for (name, a), b in zip(net.state_dict().items(), by_hand.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_autocast_dtype_covers_the_forward_passes_not_backward_or_the_update(one_thread):
+    """``autocast_dtype=torch.bfloat16``: the teacher's and the subnets' logits come out in
+    bfloat16 and the loss is reduced from them; gradients, weights and momentum stay float32.
+    Without it, everything is float32."""
+    torch.manual_seed(0)
+    net = OFASupernet(SPACE).train()
+    config = get_shrink_config("smoke")
+    phase = next(p for p in config.phases if p.kd > 0)
+    teacher = make_teacher(net)
+    X, y = torch.randn(8, 3, 24, 24), torch.arange(8) % 10
+    for dtype, want in ((torch.bfloat16, torch.bfloat16), (None, torch.float32)):
+        logits, autocast_in_backward = [], []
+
+        def record(module, inputs, out):
+            logits.append(out.dtype)
+
+        def in_backward(grad):
+            autocast_in_backward.append(torch.is_autocast_enabled("cpu"))
+
+        hooks = [teacher.register_forward_hook(record), net.register_forward_hook(record)]
+        weight = next(net.parameters())
+        hooks.append(weight.register_hook(in_backward))
+        opt = make_optimizer(net, config, lr=0.05)
+        archs = [SPACE.uniform(min(SPACE.ks_choices), min(SPACE.e_choices), min(SPACE.d_choices),
+                               24), SPACE.uniform(7, 6, 4, 24)]  # the smallest and the largest
+        loss = shrink_step(SubnetBatch(net), teacher, opt, X, y, archs, phase,
+                           nn.CrossEntropyLoss(), autocast_dtype=dtype)
+        for hook in hooks:
+            hook.remove()
+        assert logits == [want] * 3  # teacher, then the two subnets
+        assert autocast_in_backward == [False] and torch.isfinite(loss)
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+        assert all(p.grad.dtype == torch.float32 for p in net.parameters() if p.grad is not None)
+        assert all(s["momentum_buffer"].dtype == torch.float32 for s in opt.state.values())

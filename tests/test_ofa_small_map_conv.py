@@ -32,6 +32,22 @@ def test_equals_conv2d_forward_and_backward(k, size, stride, channels_last, conv
     assert torch.allclose(w.grad, w_ref.grad, atol=1e-4)
 
 
+def test_under_bfloat16_autocast_with_backward_outside_it():
+    """The forward under autocast, as a training step runs it, and the backward after it (as
+    autocast's documentation asks): the result in bfloat16 near F.conv2d's, float32 gradients."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 5, 4, 4, requires_grad=True)  # a float32 activation ...
+    w = torch.randn(5, 1, 7, 7, requires_grad=True)  # ... and float32 weights
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = smc.matmul_depthwise(x.to(torch.bfloat16), w)  # mixed, as in a network
+    ref = F.conv2d(x.detach(), w.detach(), None, 1, 3, 1, 5)
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref, atol=0.1 * ref.abs().max().item())
+    out.float().sum().backward()
+    assert x.grad.dtype == w.grad.dtype == torch.float32
+    assert torch.isfinite(x.grad).all() and torch.isfinite(w.grad).all()
+
+
 def test_gradcheck_in_float64():
     x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     w = torch.randn(3, 1, 7, 7, dtype=torch.float64, requires_grad=True)

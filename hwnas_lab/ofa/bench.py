@@ -94,14 +94,17 @@ def time_phase_steps(net: OFASupernet, config: ShrinkConfig, phase: Phase, batch
                      steps: int, rng: random.Random, model: nn.Module | None = None,
                      teacher: nn.Module | None = None) -> list[float]:
     """Seconds of each of ``steps`` training steps of ``phase`` (``progressive_step``: its
-    subnets, distillation when it has ``kd``, the preset's optimizer) on random images of
-    ``batch_size``, at resolutions drawn from the phase's by ``rng``, after one warm-up step
-    per resolution (oneDNN prepares its kernels per shape). ``model`` runs the subnets
-    (None: ``SubnetBatch(net)``; or it wrapped in DDP, ``batch_size`` then per process)."""
+    subnets, distillation when it has ``kd``, the preset's optimizer and autocast) on random
+    images of ``batch_size``, at resolutions drawn from the phase's by ``rng``, after one
+    warm-up step per resolution (oneDNN prepares its kernels per shape). ``model`` runs the
+    subnets (None: ``SubnetBatch(net)``; or it wrapped in DDP, ``batch_size`` then per
+    process). The images are made on ``net``'s device; each step ends with the loss read
+    back, so on a GPU its time includes the wait for the device."""
     resolutions = phase.resolutions(config.space)
-    X = {r: torch.randn(batch_size, 3, r, r).contiguous(memory_format=torch.channels_last)
-         for r in resolutions}
-    y = torch.randint(0, config.space.num_classes, (batch_size,))
+    device = next(net.parameters()).device
+    X = {r: torch.randn(batch_size, 3, r, r, device=device).contiguous(
+        memory_format=torch.channels_last) for r in resolutions}
+    y = torch.randint(0, config.space.num_classes, (batch_size,), device=device)
     opt = make_optimizer(net, config, 1e-4)
     teacher = teacher if phase.kd > 0 else None
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -111,7 +114,8 @@ def time_phase_steps(net: OFASupernet, config: ShrinkConfig, phase: Phase, batch
         r = resolutions[i] if i < len(resolutions) else rng.choice(resolutions)
         t0 = time.perf_counter()
         progressive_step(net, teacher, opt, X[r], y, phase, rng, criterion,
-                         config.kd_temperature, model, config.inplace_distillation).item()
+                         config.kd_temperature, model, config.inplace_distillation,
+                         config.autocast_dtype).item()
         if i >= len(resolutions):
             times.append(time.perf_counter() - t0)
     return times

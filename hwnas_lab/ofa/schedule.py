@@ -18,13 +18,16 @@ the laptop preset uses the sandwich rule):
 a phase's own resolutions (``Phase.r``), subnets trained in every step besides the random
 ones (``Phase.always``, the sandwich rule), a moving average of the weights
 (``ShrinkConfig.ema_decay``), validation every N epochs (``eval_every``) and the largest
-subnet of each step as the teacher instead of a frozen copy (``inplace_distillation``).
+subnet of each step as the teacher instead of a frozen copy (``inplace_distillation``) and
+bfloat16 autocast of the training steps (``bf16``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
+
+import torch
 
 from ..arch import Arch
 from ..config import check_int, get_preset
@@ -167,6 +170,9 @@ class ShrinkConfig(OptimConfig):
     inplace_distillation: bool = False  # no frozen teacher: in each distilling step the
     #   largest subnet (first in the phase's ``always``) learns from the labels and teaches
     #   the step's other subnets (shrink_step.shrink_step)
+    bf16: bool = False  # training steps under bfloat16 autocast (weights, optimizer state and
+    #   evaluation stay float32): on an H200, phase 1 of the gpu preset at 2.1x float32's img/s
+    #   (RECIPE.md section 6); on the Zen 4 CPU, 1.4-1.9x slower than float32 (section 2)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,6 +192,11 @@ class ShrinkConfig(OptimConfig):
                 raise ValueError(f"Phase {phase.name!r} distils (kd={phase.kd}) in place, so the "
                                  "largest subnet must be trained in every step as its teacher: "
                                  f"give always=('largest', ...) (got {phase.always!r}) or kd=0")
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """What a training step's forward passes autocast to (``shrink_step``); None: nothing."""
+        return torch.bfloat16 if self.bf16 else None
 
     @property
     def space(self) -> SearchSpace:
@@ -228,10 +239,13 @@ def _laptop() -> ShrinkConfig:
 
 def _gpu() -> ShrinkConfig:
     space = get_space(get_preset("gpu").space)
-    # OFA's ImageNet ratios (180 / 120 / 25 + 120 / 25 + 120) scaled down for CIFAR-10
+    # OFA's ImageNet ratios (180 / 120 / 25 + 120 / 25 + 120) scaled down for CIFAR-10; in
+    # float32 about 100 min on an H200 (one epoch of each phase timed, RECIPE.md section 6),
+    # whose convolutions here run 2.1x as fast under bfloat16 autocast; validations every 5
+    # epochs (every epoch: 240 s of the run)
     return ShrinkConfig(preset="gpu", phases=progressive_phases(
         space, epochs=(100, 40, 10, 40, 10, 40), lrs=(0.2, 0.06, 0.02, 0.05, 0.02, 0.05),
-        warmup_epochs=3.0), batch_size=256, recal_batches=20)
+        warmup_epochs=3.0), batch_size=256, recal_batches=20, bf16=True, eval_every=5)
 
 
 def _smoke() -> ShrinkConfig:

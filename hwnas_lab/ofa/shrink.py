@@ -163,6 +163,9 @@ class _Run:
             self.ema = WeightEMA(self.net, config.ema_decay)
             if ckpt is not None and ckpt.get("ema") is not None:
                 self.ema.load_state_dict(ckpt["ema"])
+        if config.bf16 and ctx.device.type == "cpu" and ctx.main:
+            self.log("note: bf16 autocast on a CPU trains 1.4-1.9x slower than float32 on the "
+                     "AMD EPYCs measured (RECIPE.md section 2); it is meant for a GPU")
         self.model: nn.Module = SubnetBatch(self.net)
         if ctx.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -269,7 +272,8 @@ class _Run:
             lr = opt.param_groups[0]["lr"]
             loss = progressive_step(self.net, self.teacher, opt, X, y, phase, pick, self.criterion,
                                     config.kd_temperature, model=self.model,
-                                    inplace=config.inplace_distillation)
+                                    inplace=config.inplace_distillation,
+                                    autocast_dtype=config.autocast_dtype)
             sched.step()
             if self.ema is not None:
                 self.ema.update(self.net)

@@ -67,27 +67,30 @@ class SubnetBatch(nn.Module):
 def shrink_step(model: nn.Module, teacher: nn.Module | None, opt: torch.optim.Optimizer,
                 X: torch.Tensor, y: torch.Tensor, archs: list[Arch], phase: Phase,
                 criterion: nn.Module, temperature: float = 1.0,
-                inplace: bool = False) -> torch.Tensor:
+                inplace: bool = False, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
     """One optimiser step of progressive shrinking; returns the (detached) summed loss.
 
     Each subnet in ``archs`` (all at the batch's resolution) adds
     ``CE(s, y) + kd * distillation_loss(s, teacher)``; one backward through all of them.
     ``inplace``: ``archs[0]`` (the largest) adds ``CE`` only and its detached logits are
-    the teacher of the rest; ``teacher`` is not used.
+    the teacher of the rest; ``teacher`` is not used. ``autocast_dtype`` (e.g.
+    ``torch.bfloat16``): the forward passes and the loss run under autocast to it.
     """
-    soft = None
-    if phase.kd > 0 and not inplace:
-        if teacher is None:
-            raise ValueError(f"phase {phase.name!r} distils (kd={phase.kd}) but has no teacher")
-        with torch.no_grad():
-            soft = teacher(X)
-    outs = model(X, archs)
-    first_student = 0  # outs[:first_student] learn from the labels alone
-    if phase.kd > 0 and inplace:
-        soft, first_student = outs[0].detach(), 1
-    loss = sum(criterion(o, y) + (phase.kd * distillation_loss(o, soft, temperature)
-                                  if soft is not None and i >= first_student else 0.0)
-               for i, o in enumerate(outs))
+    with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        soft = None
+        if phase.kd > 0 and not inplace:
+            if teacher is None:
+                raise ValueError(f"phase {phase.name!r} distils (kd={phase.kd}) but has no "
+                                 "teacher")
+            with torch.no_grad():
+                soft = teacher(X)
+        outs = model(X, archs)
+        first_student = 0  # outs[:first_student] learn from the labels alone
+        if phase.kd > 0 and inplace:
+            soft, first_student = outs[0].detach(), 1
+        loss = sum(criterion(o, y) + (phase.kd * distillation_loss(o, soft, temperature)
+                                      if soft is not None and i >= first_student else 0.0)
+                   for i, o in enumerate(outs))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -104,7 +107,8 @@ def sample_phase(space: SearchSpace, phase: Phase, r: int, rng: random.Random) -
 def progressive_step(net: OFASupernet, teacher: nn.Module | None, opt: torch.optim.Optimizer,
                      X: torch.Tensor, y: torch.Tensor, phase: Phase, rng: random.Random,
                      criterion: nn.Module, temperature: float = 1.0,
-                     model: nn.Module | None = None, inplace: bool = False) -> torch.Tensor:
+                     model: nn.Module | None = None, inplace: bool = False,
+                     autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
     """One step of progressive shrinking on a batch ``X`` already at its resolution:
     ``sample_phase`` at ``X``'s size, then ``shrink_step``; returns the detached summed loss.
 
@@ -113,7 +117,7 @@ def progressive_step(net: OFASupernet, teacher: nn.Module | None, opt: torch.opt
     """
     archs = sample_phase(net.space, phase, X.shape[-1], rng)
     return shrink_step(model if model is not None else SubnetBatch(net), teacher, opt, X, y,
-                       archs, phase, criterion, temperature, inplace)
+                       archs, phase, criterion, temperature, inplace, autocast_dtype)
 
 
 def make_teacher(net: OFASupernet, state: dict | None = None, device: str | torch.device = "cpu",

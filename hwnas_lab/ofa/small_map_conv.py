@@ -66,10 +66,16 @@ def matmul_depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> 
 
 class _BatchedMatmul(torch.autograd.Function):
     """``torch.bmm`` whose operands and incoming gradient are made contiguous first: on a CPU,
-    bmm of the strided views above copies one matrix at a time (thousands of small copies)."""
+    bmm of the strided views above copies one matrix at a time (thousands of small copies).
+    Under autocast both operands are cast to its dtype, as ``torch.bmm`` itself would be, and
+    saved so: the backward, which runs outside autocast, multiplies matching dtypes."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        device = a.device.type
+        if torch.is_autocast_enabled(device):
+            dtype = torch.get_autocast_dtype(device)
+            a, b = a.to(dtype), b.to(dtype)
         a, b = a.contiguous(), b.contiguous()
         ctx.save_for_backward(a, b)
         return torch.bmm(a, b)
