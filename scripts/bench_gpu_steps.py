@@ -4,7 +4,7 @@ Times real training steps of the gpu preset's phases (``hwnas_lab.ofa.bench.time
 the phase's subnets, teacher and optimizer, on random images on the device) at several batch
 sizes, with cuDNN's autotuner off and on and, for phase 1, under bfloat16 autocast; and the
 cost of one tiny kernel launch. A step whose time hardly grows with the batch is bound by
-launches (Python, the driver), not by the GPU's arithmetic: a larger batch is then nearly
+launches (Python, the driver), not by the GPU's own work: a larger batch is then nearly
 free per image. Prints images per second, median over ``--steps`` timed steps.
 
     python scripts/bench_gpu_steps.py --steps 8
