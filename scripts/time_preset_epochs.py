@@ -55,7 +55,9 @@ def extrapolate(config: ShrinkConfig, history: list[dict], finish_s: float) -> d
 
 
 def format_extrapolation(est: dict) -> str:
-    lines = [f"preset {est['preset']}, from one measured epoch per phase:"]
+    n = est.get("epochs_timed", 1)
+    timed = "one measured epoch" if n == 1 else f"the last of {n} measured epochs"
+    lines = [f"preset {est['preset']}, from {timed} per phase:"]
     for p in est["phases"]:
         lines.append(f"  {p['phase']:9s} {p['epochs']:4d} epochs x {p['epoch_s']:7.1f} s "
                      f"({p['img_s']:6.0f} img/s)  -> {p['train_s'] / 60:6.1f} min")
