@@ -1,10 +1,12 @@
 """Helpers several test files share: the unsolved exercise, a fake latency table, a notebook
-writer."""
+writer, a script of scripts/ imported as a module."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 
@@ -37,3 +39,12 @@ def write_notebook(folder: Path, name: str, nb) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / name)
     return folder / name
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module (scripts/ is no package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

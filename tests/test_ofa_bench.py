@@ -1,9 +1,7 @@
 """OFA benchmarks print real figures: step ratios and wall-time estimates."""
 
-import importlib.util
 import json
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +14,9 @@ from hwnas_lab.ofa.bench import (bench_step_ratio, estimate_from_flops, estimate
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.ofa.shrink_step import make_teacher
 from hwnas_lab.ofa.supernet import OFASupernet
+from helpers import load_script
 from ofa_search_helpers import tiny_data
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -55,17 +53,10 @@ def test_benchmarks_report_figures():
     assert "total" in format_flops_estimate(fast)
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_preset_estimate_from_one_measured_epoch_per_phase(tmp_path, monkeypatch, capsys):
     """scripts/time_preset_epochs.py: each phase's last epoch times its epochs in the preset,
     plus the preset's validations at the median measured one and the rest of the run."""
-    bench = _script("time_preset_epochs")
+    bench = load_script("time_preset_epochs")
     config = get_shrink_config("smoke")  # 6 phases: 3 epochs of phase 1, then 1 each
     cut = bench.cut_phases(config, 2)
     assert [p.epochs for p in cut.phases] == [2] * 6 and cut.phases[0].warmup_epochs <= 1

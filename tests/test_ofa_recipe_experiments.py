@@ -2,7 +2,6 @@
 from another's weights, the subnets trained alone, running what is missing in order) and
 scripts/ofa_recipe.py's results table."""
 
-import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -17,16 +16,12 @@ from hwnas_lab.ofa.recipe_scratch import Scratch
 from hwnas_lab.ofa.recipe_runs import SHOWN_RUNS, load_runs
 from hwnas_lab.ofa.schedule import get_shrink_config
 from hwnas_lab.space import get_space
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def recipe():
-    spec = importlib.util.spec_from_file_location("ofa_recipe", ROOT / "scripts" / "ofa_recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ofa_recipe")
 
 
 def test_experiments_are_well_formed():
