@@ -45,7 +45,8 @@ SCRATCH = {
                               (SHIPPED_SUPERNET,), LAPTOP, per_class=None),
     "X-scratch-full-26": Scratch("the same four architectures, each trained alone on all 45,000 "
                                  "images for the laptop preset's 26 epochs with its phase-1 "
-                                 "recipe, against the same subnets of the supernet shipped on "
-                                 "2026-12-02", sum(p.epochs for p in LAPTOP_22EP.phases),
+                                 "recipe, against the same subnets of the shipped supernet (the "
+                                 "networks trained 2026-12-02; laptop.pt remeasured when "
+                                 "reshipped, last on 2026-12-04)", sum(p.epochs for p in LAPTOP_22EP.phases),
                                  (SHIPPED_SUPERNET,), LAPTOP_22EP, per_class=None),
 }

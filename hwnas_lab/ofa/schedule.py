@@ -223,13 +223,13 @@ class ShrinkConfig(OptimConfig):
 def _laptop() -> ShrinkConfig:
     space = get_space(get_preset("laptop").space)
     # issue 9's recipe (hwnas_lab/ofa/weights/RECIPE.md, run F-laptop-22ep-lr0.01-kernel0.003):
-    # 26 epochs, 90.8 min on 2 cores of an AMD EPYC (Zen 4), about 92 estimated on an Intel
-    # Xeon that trains the largest subnet at ~290 img/s (`python -m hwnas_lab ofa bench`
-    # prints the estimate for your machine); peak lr 0.2 in phase 1, then each dimension
-    # opened in one step at a low peak lr (0.003 for the kernel step, 0.01 after it) so that
-    # the largest keeps phase 1's accuracy; the largest trained in every kernel step, the
-    # largest and smallest in every depth/width step; flips as the only augmentation (random
-    # crops cost 4-6 points at this budget)
+    # 26 epochs; on 2 cores 90.8 min in one process (AMD EPYC, Zen 4), 69-80 min in two
+    # one-thread processes there and 77.7 on an Intel Xeon (the shipped laptop.pt;
+    # `python -m hwnas_lab ofa bench` prints the estimate for your machine); peak lr 0.2 in
+    # phase 1, then each dimension opened in one step at a low peak lr (0.003 for the kernel
+    # step, 0.01 after it) so that the largest keeps phase 1's accuracy; the largest trained
+    # in every kernel step, the largest and smallest in every depth/width step; flips as the
+    # only augmentation (random crops cost 4-6 points at this budget)
     largest, kernel, depth, expand = one_step_phases(
         space, epochs=(22, 1, 1, 2), lrs=(0.2, 0.003, 0.01, 0.01), warmup_epochs=1.0)
     return ShrinkConfig(preset="laptop", phases=(largest, replace(kernel, always=("largest",)),
