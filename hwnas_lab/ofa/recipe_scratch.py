@@ -46,7 +46,8 @@ SCRATCH = {
     "X-scratch-full-26": Scratch("the same four architectures, each trained alone on all 45,000 "
                                  "images for the laptop preset's 26 epochs with its phase-1 "
                                  "recipe, against the same subnets of the shipped supernet (the "
-                                 "networks trained 2026-12-02; laptop.pt remeasured when "
-                                 "reshipped, last on 2026-12-04)", sum(p.epochs for p in LAPTOP_22EP.phases),
+                                 "networks trained 2026-12-02; the supernet's side remeasured "
+                                 "when laptop.pt is reshipped, supernets_measured says when)",
+                                 sum(p.epochs for p in LAPTOP_22EP.phases),
                                  (SHIPPED_SUPERNET,), LAPTOP_22EP, per_class=None),
 }
